@@ -1,1 +1,220 @@
-export {};
+// The public API of applepay-verify.
+import { APPLE_ROOT_CA_G3, APPLE_ROOT_CA_G3_FINGERPRINT } from './apple-roots.js';
+import { CertificateError, certificateDer, parseCertificate, type ParsedCertificate } from './certificates.js';
+import { ChainValidator, DEFAULT_CHAIN_CACHE_SIZE } from './chain.js';
+import { currentLastError, openScope, recordFailure, type LastError } from './context.js';
+import { ApplePayError, toApplePayError } from './errors.js';
+import { indexMerchants, loadMerchant, type Merchant, type MerchantOptions } from './merchant.js';
+import { DEFAULT_TOKEN_LIMITS, TOKEN_VERSIONS, type TokenVersion } from './token.js';
+import { verifyToken, verifyTokenSync, type Policy, type Result } from './verify.js';
+
+export { ApplePayError, ERROR_CODES, isApplePayError } from './errors.js';
+export type { ErrorCode, ErrorDetails } from './errors.js';
+export type { LastError } from './context.js';
+export type { MerchantOptions } from './merchant.js';
+export type { Payment, ThreeDSecurePaymentData, EmvPaymentData, AuthenticationResponse } from './payment.js';
+export type { Result } from './verify.js';
+export type { TokenVersion } from './token.js';
+export { APPLE_ROOT_CA_G3, APPLE_ROOT_CA_G3_FINGERPRINT } from './apple-roots.js';
+
+export interface VerifierOptions {
+  /** One merchant, or several during key rotation (each token names its key by publicKeyHash). */
+  merchants: MerchantOptions | readonly MerchantOptions[];
+  /** Trust anchor, PEM or DER. Default: Apple Root CA - G3, bundled and pinned by fingerprint. */
+  rootCertificate?: string | Uint8Array;
+  /** Seconds a signature may be old when it arrives. Default 300, Apple's five minutes. */
+  maxSignatureAge?: number;
+  /** Seconds a signing time may lie ahead of the server's clock. Default 60. */
+  maxClockSkew?: number;
+  /** Versions accepted. Default both. */
+  versions?: readonly TokenVersion[];
+  /** The current time; inject it for tests and for replaying stored tokens. */
+  clock?: () => Date;
+  /** Largest token accepted, in bytes. Default 65536. */
+  maxTokenBytes?: number;
+  /** Most distinct certificate sets remembered after validation. Default 64. */
+  chainCacheSize?: number;
+}
+
+export interface VerifyOptions {
+  /** Verification instant for this token, instead of the verifier's clock. */
+  now?: Date;
+}
+
+export interface Verifier {
+  /** Verifies and decrypts; resolves with the payment or rejects with an ApplePayError. */
+  verifyAndDecrypt(token: unknown, options?: VerifyOptions): Promise<Result>;
+  /** The same, on the calling thread: for scripts and workers that gain nothing from the thread pool. */
+  verifyAndDecryptSync(token: unknown, options?: VerifyOptions): Result;
+  /** The failure of this verifier's latest verification in the current async context, or null. */
+  lastError(): LastError | null;
+}
+
+const KNOWN_OPTIONS = new Set([
+  'merchants',
+  'rootCertificate',
+  'maxSignatureAge',
+  'maxClockSkew',
+  'versions',
+  'clock',
+  'maxTokenBytes',
+  'chainCacheSize',
+]);
+const KNOWN_MERCHANT_OPTIONS = new Set(['certificate', 'privateKey', 'passphrase', 'merchantIdentifier']);
+
+function configError(message: string, field: string): ApplePayError {
+  return new ApplePayError('CONFIG_INVALID', message, { field });
+}
+
+function seconds(value: unknown, fallback: number, field: string): number {
+  if (value === undefined) return fallback * 1000;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > 31 * 24 * 3600) {
+    throw configError(`${field} must be a number of seconds between 0 and 31 days`, field);
+  }
+  return value * 1000;
+}
+
+function positiveInteger(value: unknown, fallback: number, max: number, field: string): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1 || value > max) {
+    throw configError(`${field} must be an integer from 1 to ${max}`, field);
+  }
+  return value;
+}
+
+function loadRoot(input: unknown): ParsedCertificate {
+  const pinned = input === undefined;
+  const source = pinned ? APPLE_ROOT_CA_G3 : input;
+  if (typeof source !== 'string' && !(source instanceof Uint8Array)) {
+    throw configError('rootCertificate must be a PEM string or DER bytes', 'rootCertificate');
+  }
+  const der = certificateDer(source);
+  if (der === null) throw new ApplePayError('ROOT_CERT_INVALID', 'rootCertificate is not one PEM or DER certificate', { field: 'rootCertificate', certificate: 'root' });
+  let root: ParsedCertificate;
+  try {
+    root = parseCertificate(der);
+  } catch (err) {
+    if (err instanceof CertificateError) {
+      throw new ApplePayError('ROOT_CERT_INVALID', `rootCertificate is invalid: ${err.message}`, { field: 'rootCertificate', certificate: 'root' });
+    }
+    throw err;
+  }
+  if (pinned && root.fingerprint !== APPLE_ROOT_CA_G3_FINGERPRINT) {
+    throw new ApplePayError('ROOT_CERT_INVALID', 'the bundled Apple root does not match its pinned fingerprint', { certificate: 'root' });
+  }
+  if (!root.isCA || !root.subject.equals(root.issuer)) {
+    throw new ApplePayError('ROOT_CERT_INVALID', 'rootCertificate is not a self-signed CA certificate', { field: 'rootCertificate', certificate: 'root' });
+  }
+  return root;
+}
+
+function loadMerchants(input: unknown): Merchant[] {
+  const list: unknown[] = Array.isArray(input) ? input : input === undefined ? [] : [input];
+  if (list.length === 0) throw configError('merchants must name at least one merchant', 'merchants');
+  if (list.length > 64) throw configError('merchants holds more than 64 entries', 'merchants');
+  return list.map((entry, index) => {
+    if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) {
+      throw configError(`merchants[${index}] must be an object`, `merchants[${index}]`);
+    }
+    for (const key of Object.keys(entry)) {
+      if (!KNOWN_MERCHANT_OPTIONS.has(key)) throw configError(`merchants[${index}] has an unknown option ${JSON.stringify(key)}`, `merchants[${index}].${key}`);
+    }
+    const options = entry as MerchantOptions;
+    if (options.privateKey === undefined) throw configError(`merchants[${index}].privateKey is required`, `merchants[${index}].privateKey`);
+    return loadMerchant(options, index);
+  });
+}
+
+class ApplePayVerifier implements Verifier {
+  readonly #policy: Policy;
+  readonly #clock: () => Date;
+
+  constructor(options: VerifierOptions) {
+    if (typeof options !== 'object' || options === null) throw configError('options must be an object', 'options');
+    for (const key of Object.keys(options)) {
+      if (!KNOWN_OPTIONS.has(key)) throw configError(`unknown option ${JSON.stringify(key)}`, key);
+    }
+    const clock = options.clock ?? (() => new Date());
+    if (typeof clock !== 'function') throw configError('clock must be a function returning a Date', 'clock');
+
+    const versions = options.versions ?? TOKEN_VERSIONS;
+    if (!Array.isArray(versions) || versions.length === 0 || !versions.every((v) => (TOKEN_VERSIONS as readonly unknown[]).includes(v))) {
+      throw configError('versions must be a non-empty list of "EC_v1" and "RSA_v1"', 'versions');
+    }
+    const maxTokenBytes = positiveInteger(options.maxTokenBytes, DEFAULT_TOKEN_LIMITS.maxTokenBytes, 1024 * 1024, 'maxTokenBytes');
+    const chainCacheSize = positiveInteger(options.chainCacheSize, DEFAULT_CHAIN_CACHE_SIZE, 4096, 'chainCacheSize');
+    const maxSignatureAge = seconds(options.maxSignatureAge, 300, 'maxSignatureAge');
+    const maxClockSkew = seconds(options.maxClockSkew, 60, 'maxClockSkew');
+
+    const root = loadRoot(options.rootCertificate);
+    const merchants = indexMerchants(loadMerchants(options.merchants));
+    this.#clock = clock;
+    this.#policy = {
+      chains: new ChainValidator(root, chainCacheSize),
+      merchants,
+      versions: new Set(versions),
+      limits: { ...DEFAULT_TOKEN_LIMITS, maxTokenBytes },
+      maxSignatureAge,
+      maxClockSkew,
+    };
+  }
+
+  #now(options: VerifyOptions | undefined): Date {
+    const now = options?.now ?? this.#clock();
+    if (!(now instanceof Date) || Number.isNaN(now.getTime())) {
+      throw configError('the verification time must be a valid Date', options?.now !== undefined ? 'now' : 'clock');
+    }
+    return now;
+  }
+
+  async verifyAndDecrypt(token: unknown, options?: VerifyOptions): Promise<Result> {
+    const scope = openScope(this);
+    try {
+      return await verifyToken(this.#policy, token, this.#now(options));
+    } catch (err) {
+      const failure = toApplePayError(err);
+      recordFailure(scope, failure);
+      throw failure;
+    }
+  }
+
+  verifyAndDecryptSync(token: unknown, options?: VerifyOptions): Result {
+    const scope = openScope(this);
+    try {
+      return verifyTokenSync(this.#policy, token, this.#now(options));
+    } catch (err) {
+      const failure = toApplePayError(err);
+      recordFailure(scope, failure);
+      throw failure;
+    }
+  }
+
+  lastError(): LastError | null {
+    return currentLastError(this);
+  }
+}
+
+/** Builds a verifier; every option is checked now, so a misconfigured server fails at boot. */
+export function createVerifier(options: VerifierOptions): Verifier {
+  return new ApplePayVerifier(options);
+}
+
+/** One token, one call: for scripts. A server should create its verifier once. */
+export async function verifyAndDecrypt(token: unknown, options: VerifierOptions & VerifyOptions): Promise<Result> {
+  const { now, ...verifierOptions } = options;
+  const scope = openScope(verifyAndDecrypt);
+  let verifier: Verifier;
+  try {
+    verifier = createVerifier(verifierOptions);
+  } catch (err) {
+    const failure = toApplePayError(err);
+    recordFailure(scope, failure);
+    throw failure;
+  }
+  return verifier.verifyAndDecrypt(token, now === undefined ? {} : { now });
+}
+
+/** The failure of the latest verification in the current async context, or null if it succeeded. */
+export function lastError(): LastError | null {
+  return currentLastError();
+}

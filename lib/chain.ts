@@ -1,0 +1,140 @@
+// Spec section 2, steps 5-7: find Apple's leaf and intermediate by their marker extensions, and check
+// leaf <- intermediate <- pinned root. Nothing in the token is ever used as a trust anchor.
+//
+// Apple rotates these certificates every few years, so nearly every token carries the same two. The
+// verdict on a certificate set depends only on its bytes and the root, so it is computed once and
+// kept in a bounded cache keyed by the exact DER; the checks that depend on the token (validity at its
+// signing time, the key type its version needs) run on every token.
+import { ApplePayError } from './errors.js';
+import { CertificateError, OID, isIssuedBy, isValidAt, parseCertificate, type ParsedCertificate } from './certificates.js';
+import type { TokenVersion } from './token.js';
+
+export interface Chain {
+  readonly leaf: ParsedCertificate;
+  readonly intermediate: ParsedCertificate;
+  readonly root: ParsedCertificate;
+}
+
+type Verdict = { ok: true; chain: Chain } | { ok: false; error: ApplePayError };
+
+export const DEFAULT_CHAIN_CACHE_SIZE = 64;
+
+export class ChainValidator {
+  private readonly cache = new Map<string, Verdict>();
+
+  constructor(
+    readonly root: ParsedCertificate,
+    private readonly maxEntries: number = DEFAULT_CHAIN_CACHE_SIZE,
+  ) {}
+
+  get cacheSize(): number {
+    return this.cache.size;
+  }
+
+  /** Validates the certificate set of a token; throws the ApplePayError for the first check that fails. */
+  validate(certificates: readonly Buffer[], version: TokenVersion, signingTime: Date): Chain {
+    const chain = this.verdictFor(certificates);
+    checkLeafKey(chain.leaf, version);
+    checkValidity(chain, signingTime);
+    return chain;
+  }
+
+  private verdictFor(certificates: readonly Buffer[]): Chain {
+    // Length-prefixed so that two different splits of the same bytes cannot share a key.
+    let key = '';
+    for (const der of certificates) key += `${der.length}:${der.toString('latin1')}`;
+    let verdict = this.cache.get(key);
+    if (verdict === undefined) {
+      verdict = computeVerdict(certificates, this.root);
+      this.cache.set(key, verdict);
+      if (this.cache.size > this.maxEntries) this.cache.delete(this.cache.keys().next().value!);
+    } else {
+      // Least recently used goes first: re-insert on every hit.
+      this.cache.delete(key);
+      this.cache.set(key, verdict);
+    }
+    if (!verdict.ok) throw verdict.error;
+    return verdict.chain;
+  }
+}
+
+function computeVerdict(certificates: readonly Buffer[], root: ParsedCertificate): Verdict {
+  try {
+    return { ok: true, chain: buildChain(certificates, root) };
+  } catch (err) {
+    if (err instanceof ApplePayError) return { ok: false, error: err };
+    throw err;
+  }
+}
+
+function buildChain(certificates: readonly Buffer[], root: ParsedCertificate): Chain {
+  const parsed = certificates.map((der, index) => {
+    try {
+      return parseCertificate(der);
+    } catch (err) {
+      if (err instanceof CertificateError) {
+        throw new ApplePayError('SIGNATURE_MALFORMED', `certificate ${index} in the signature is invalid: ${err.message}`, {
+          field: 'signature',
+        });
+      }
+      throw err;
+    }
+  });
+
+  const leaves = parsed.filter((c) => c.extensions.has(OID.leafMarker));
+  if (leaves.length !== 1) {
+    throw new ApplePayError(
+      'LEAF_CERT_INVALID',
+      leaves.length === 0 ? 'no certificate carries the Apple Pay leaf marker 1.2.840.113635.100.6.29' : 'several certificates carry the leaf marker',
+      { certificate: 'leaf' },
+    );
+  }
+  const intermediates = parsed.filter((c) => c.extensions.has(OID.intermediateMarker));
+  if (intermediates.length !== 1) {
+    throw new ApplePayError(
+      'INTERMEDIATE_CERT_INVALID',
+      intermediates.length === 0
+        ? 'no certificate carries the Apple intermediate marker 1.2.840.113635.100.6.2.14'
+        : 'several certificates carry the intermediate marker',
+      { certificate: 'intermediate' },
+    );
+  }
+  const leaf = leaves[0]!;
+  const intermediate = intermediates[0]!;
+  if (leaf === intermediate) {
+    throw new ApplePayError('LEAF_CERT_INVALID', 'one certificate carries both the leaf and the intermediate marker', { certificate: 'leaf' });
+  }
+  if (leaf.isCA) throw new ApplePayError('LEAF_CERT_INVALID', 'the leaf certificate is a CA certificate', { certificate: 'leaf' });
+  if (!intermediate.isCA) {
+    throw new ApplePayError('INTERMEDIATE_CERT_INVALID', 'the intermediate certificate is not a CA certificate', {
+      certificate: 'intermediate',
+    });
+  }
+  if (!isIssuedBy(intermediate, root)) {
+    throw new ApplePayError('CHAIN_UNTRUSTED', 'the intermediate certificate is not issued by the pinned root', { certificate: 'intermediate' });
+  }
+  if (!isIssuedBy(leaf, intermediate)) {
+    throw new ApplePayError('CHAIN_UNTRUSTED', 'the leaf certificate is not issued by the intermediate', { certificate: 'leaf' });
+  }
+  return { leaf, intermediate, root };
+}
+
+function checkLeafKey(leaf: ParsedCertificate, version: TokenVersion): void {
+  const ok = version === 'EC_v1' ? leaf.keyType === 'ec-p256' : leaf.keyType === 'rsa' && leaf.rsaBits >= 2048;
+  if (!ok) {
+    throw new ApplePayError('LEAF_CERT_INVALID', `the leaf certificate's key is not the type ${version} is signed with`, {
+      certificate: 'leaf',
+    });
+  }
+}
+
+function checkValidity(chain: Chain, signingTime: Date): void {
+  for (const role of ['leaf', 'intermediate', 'root'] as const) {
+    if (!isValidAt(chain[role], signingTime)) {
+      throw new ApplePayError('CERT_EXPIRED', `the ${role} certificate is not valid at the signing time`, {
+        certificate: role,
+        signingTime: signingTime.toISOString(),
+      });
+    }
+  }
+}
