@@ -157,7 +157,6 @@ export function printableString(value: string): Buffer {
 }
 
 export function ia5String(value: string): Buffer {
-  // eslint-disable-next-line no-control-regex
   if (!/^[\x00-\x7f]*$/.test(value)) throw new Error(`not IA5: ${value}`);
   return tlv(Tag.IA5String, Buffer.from(value, 'latin1'));
 }

@@ -3,6 +3,7 @@
  *
  *   npm run pki                 re-issue every certificate, keep existing keys
  *   npm run pki -- --new-keys   also replace every key
+ *   npm run pki -- --out DIR    write elsewhere (e.g. to try a change without touching the committed set)
  *
  * Keys are kept by default so that re-issuing (e.g. after changing an extension)
  * does not invalidate anything a test or a fixture pinned to a key.
@@ -10,7 +11,7 @@
 import { execFileSync } from 'node:child_process';
 import { createHash, createPrivateKey, generateKeyPairSync, KeyObject, X509Certificate } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import {
   appleIntermediateSpec,
   appleLeafSpec,
@@ -37,6 +38,8 @@ import {
 } from './layout.js';
 
 const newKeys = process.argv.includes('--new-keys');
+const outIndex = process.argv.indexOf('--out');
+const OUT_DIR = outIndex >= 0 ? resolve(process.argv[outIndex + 1] ?? '.') : PKI_DIR;
 
 function describeKey(k: KeySpec): string {
   return k.type === 'EC' ? `EC ${k.curve}` : `RSA-${k.bits}`;
@@ -52,7 +55,7 @@ function keyMatches(key: KeyObject, spec: KeySpec): boolean {
 }
 
 function loadOrCreateKey(file: string, spec: KeySpec): KeyObject {
-  const path = join(PKI_DIR, file);
+  const path = join(OUT_DIR, file);
   if (!newKeys && existsSync(path)) {
     const key = createPrivateKey(readFileSync(path));
     if (keyMatches(key, spec)) return key;
@@ -84,7 +87,7 @@ function makeP12(certFile: string, keyFile: string, out: string, friendlyName: s
   } else {
     args.push('-passout', `pass:${passphrase}`, '-keypbe', 'AES-256-CBC', '-certpbe', 'AES-256-CBC', '-iter', '2048');
   }
-  execFileSync('openssl', args, { cwd: PKI_DIR, stdio: 'pipe' });
+  execFileSync('openssl', args, { cwd: OUT_DIR, stdio: 'pipe' });
 }
 
 function describe(certDer: Buffer, spec: CertificateSpec, role: string, keyFile: string, keyType: string, certFile: string) {
@@ -103,7 +106,7 @@ function describe(certDer: Buffer, spec: CertificateSpec, role: string, keyFile:
 }
 
 function main(): void {
-  mkdirSync(PKI_DIR, { recursive: true });
+  mkdirSync(OUT_DIR, { recursive: true });
   const keys = new Map<string, KeyObject>();
   for (const a of AUTHORITY_PLAN) keys.set(a.name, loadOrCreateKey(`${a.file}.key.pem`, a.key));
   for (const m of MERCHANT_PLAN) keys.set(`merchant:${m.name}`, loadOrCreateKey(`${m.file}.key.pem`, m.key));
@@ -133,7 +136,7 @@ function main(): void {
     const spec = specs[a.name];
     const certDer = issueCertificate(spec);
     const certFile = `${a.file}.pem`;
-    writeFileSync(join(PKI_DIR, certFile), toPem(certDer));
+    writeFileSync(join(OUT_DIR, certFile), toPem(certDer));
     authorities[a.name] = {
       ...describe(certDer, spec, a.role, `${a.file}.key.pem`, describeKey(a.key), certFile),
       issuer: issuers[a.name],
@@ -149,10 +152,10 @@ function main(): void {
     const certDer = issueCertificate(spec);
     const certFile = `${m.file}.pem`;
     const keyFile = `${m.file}.key.pem`;
-    writeFileSync(join(PKI_DIR, certFile), toPem(certDer));
+    writeFileSync(join(OUT_DIR, certFile), toPem(certDer));
     let p12: string | null = null;
     let p12NoPassphrase: string | null = null;
-    for (const f of [`${m.file}.p12`, `${m.file}.nopass.p12`]) rmSync(join(PKI_DIR, f), { force: true });
+    for (const f of [`${m.file}.p12`, `${m.file}.nopass.p12`]) rmSync(join(OUT_DIR, f), { force: true });
     if (openssl) {
       p12 = `${m.file}.p12`;
       p12NoPassphrase = `${m.file}.nopass.p12`;
@@ -179,8 +182,8 @@ function main(): void {
     authorities,
     merchants,
   };
-  writeFileSync(join(PKI_DIR, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
-  console.log(`wrote ${PKI_DIR}`);
+  writeFileSync(join(OUT_DIR, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
+  console.log(`wrote ${OUT_DIR}`);
 }
 
 main();

@@ -187,9 +187,9 @@ export interface CmsOptions {
   omitSignedAttributes?: boolean;
   /** Further encoded Attribute SEQUENCEs to add to signedAttrs (e.g. a second messageDigest). */
   extraSignedAttributes?: Buffer[];
-  /** SignerInfo.signatureAlgorithm (and CMSAlgorithmProtection). Known OIDs also pick the signing hash. */
+  /** SignerInfo.signatureAlgorithm (and CMSAlgorithmProtection). Only the identifier changes: the hash stays the digest algorithm's. */
   signatureAlgorithmOid?: string;
-  /** digestAlgorithms, SignerInfo.digestAlgorithm and CMSAlgorithmProtection. Known OIDs also pick the messageDigest hash. */
+  /** digestAlgorithms, SignerInfo.digestAlgorithm and CMSAlgorithmProtection. Known OIDs (sha1/256/384/512) also pick the hash actually used for messageDigest and the signature, so the CMS stays valid. */
   digestAlgorithmOid?: string;
   signedDataVersion?: number;
   signerInfoVersion?: number;
@@ -324,10 +324,13 @@ export function buildCms(p: BuildCmsParams): Buffer {
   const ind = { indefinite: o.indefiniteLength ?? true };
   const digestOid = o.digestAlgorithmOid ?? OID.sha256;
   const digestAlgId = algorithmIdentifier(digestOid, o.digestParamsNull ?? false);
+  // RFC 5652 5.4/5.5: both the messageDigest and the hash inside the signature use the
+  // digestAlgorithm; the signatureAlgorithm identifier does not choose the hash.
+  const digestHash = HASH_OF_DIGEST_OID[digestOid] ?? 'sha256';
   const sigAlg = o.signatureAlgorithmOid ? signatureAlgorithm(o.signatureAlgorithmOid) : defaultSignatureAlgorithm(p.signer.key);
   const sigAlgId = signatureAlgorithmIdentifier(sigAlg);
   const toSign = o.signedContentOverride ?? o.attachContent ?? p.content;
-  const messageDigest = o.messageDigestOverride ?? createHash(HASH_OF_DIGEST_OID[digestOid] ?? 'sha256').update(toSign).digest();
+  const messageDigest = o.messageDigestOverride ?? createHash(digestHash).update(toSign).digest();
 
   const attrs: Buffer[] = [];
   if (!o.omitContentTypeAttr) attrs.push(attribute(OID.contentType, [der.oid(o.contentTypeOid ?? OID.data)]));
@@ -347,7 +350,7 @@ export function buildCms(p: BuildCmsParams): Buffer {
   const { issuer, serial } = issuerAndSerial(p.signer.certDer);
   const signerInfo = (): Buffer => {
     const signatureInput = o.omitSignedAttributes ? toSign : signedAttrsSet;
-    const sig = o.signatureOverride ?? signBytes(sigAlg.hash, signatureInput, p.signer.key);
+    const sig = o.signatureOverride ?? signBytes(digestHash, signatureInput, p.signer.key);
     return der.sequence([
       der.integer(o.signerInfoVersion ?? 1),
       der.sequence([issuer, serial]),
