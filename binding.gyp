@@ -3,7 +3,10 @@
     {
       "target_name": "applepay_verify",
       "sources": [
-        "native/addon.cc"
+        "native/addon.cc",
+        "native/merchant_key.cc",
+        "native/primitives.cc",
+        "native/token.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")"

@@ -1,0 +1,45 @@
+// The cryptographic steps of Apple's procedure (spec sections 4 and 5), each usable on its own.
+// token.cc composes the EC_v1 and RSA_v1 paths from exactly these functions, and addon.cc exposes
+// them individually for known-answer and Wycheproof tests: there is one implementation of each step.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "merchant_key.h"
+#include "ossl.h"
+#include "result.h"
+
+namespace applepay {
+
+constexpr size_t kSharedSecretSize = 32;  // P-256 field element, always left-padded
+constexpr size_t kPartyVSize = 32;        // SHA-256 of the merchant identifier
+constexpr size_t kKdfOutputSize = 32;     // one SHA-256 round = the AES-256 key
+constexpr size_t kGcmTagSize = 16;        // never accept a truncated tag
+constexpr size_t kAppleIvSize = 16;       // sixteen zero bytes, not GCM's usual 12
+constexpr size_t kMaxGcmIvSize = 128;     // OpenSSL 3.0's GCM provider rejects longer IVs
+constexpr size_t kEphemeralSpkiSize = 91;
+constexpr size_t kRsaUnwrappedKeySize = 16;
+
+using SharedSecret = SecretArray<kSharedSecretSize>;
+using DerivedKey = SecretArray<kKdfOutputSize>;
+
+// Z = x-coordinate of d * Q, exactly 32 bytes. Accepts only the 91-byte named-curve P-256 SPKI with
+// an uncompressed point on the curve (kEphemeralKey otherwise); kArgument for a non-EC key.
+Result<SharedSecret> Ecdh(const MerchantKey& key, Bytes ephemeral_spki);
+
+// K = SHA-256(00000001 || Z || 0D || "id-aes256-GCM" || "Apple" || PartyV). Z and PartyV must be
+// exactly 32 bytes each (kArgument). sha256 is the caller's: fetched per key on the token path.
+Result<DerivedKey> AppleKdf(const EVP_MD* sha256, Bytes z, Bytes party_v);
+
+// AES-GCM decryption with an explicit IV length (set before the IV). key must match the cipher's
+// key length, iv 1..kMaxGcmIvSize bytes, tag exactly 16 (kArgument otherwise). A tag mismatch is
+// kDecrypt, and no plaintext survives it.
+Result<SecretBytes> AesGcmDecrypt(const EVP_CIPHER* cipher, Bytes key, Bytes iv, Bytes aad,
+                                  Bytes ciphertext, Bytes tag);
+
+// RSAES-OAEP with SHA-256 and MGF1-SHA-256. ciphertext must be exactly the modulus length; every
+// failure (length, padding) is the same kDecrypt. kArgument for a non-RSA key.
+Result<SecretBytes> RsaOaepDecrypt(const MerchantKey& key, Bytes ciphertext, Bytes label);
+
+}  // namespace applepay
