@@ -389,6 +389,7 @@ function emptyCrl(pki: TestPki): Buffer {
   let crl = crlCache.get(pki);
   if (!crl) {
     crl = issueEmptyCrl({
+      // The leaf's issuer field is the intermediate's subject, already encoded.
       issuer: Buffer.from(issuerAndSerial(pki.leafEc.certDer).issuer),
       issuerKey: pki.intermediate.key,
       thisUpdate: new Date('2024-01-01T00:00:00Z'),
