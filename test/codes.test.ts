@@ -189,9 +189,12 @@ describe('certificates', () => {
       verifier.verifyAndDecrypt(mint({ version: 'EC_v1', signer: { certDer: unmarked, key: p.leafEc.key } }).paymentData),
       'LEAF_CERT_INVALID',
     );
-    // An EC_v1 token signed by the RSA leaf.
+    // An EC_v1 token signed by the RSA leaf (its algorithm identifier claiming ECDSA, as EC_v1 requires).
     await rejectsWith(
-      verifier.verifyAndDecrypt(mint({ version: 'EC_v1', signer: { certDer: p.leafRsa.certDer, key: p.leafRsa.key } }).paymentData),
+      verifier.verifyAndDecrypt(
+        mint({ version: 'EC_v1', signer: { certDer: p.leafRsa.certDer, key: p.leafRsa.key }, cms: { signatureAlgorithmOid: '1.2.840.10045.4.3.2' } })
+          .paymentData,
+      ),
       'LEAF_CERT_INVALID',
     );
   });
@@ -292,8 +295,8 @@ describe('merchant key and decryption', () => {
     const wrapped = Buffer.from(mint({ version: 'RSA_v1' }).paymentData.header.wrappedKey!, 'base64');
     wrapped[10]! ^= 1;
     await rejectsWith(verifier.verifyAndDecrypt(mint({ version: 'RSA_v1', wrappedKeyOverride: wrapped }).paymentData), 'DECRYPTION_FAILED');
-    // A 24-byte AES key wrapped correctly: the unwrap succeeds, its length does not.
-    await rejectsWith(verifier.verifyAndDecrypt(mint({ version: 'RSA_v1', symmetricKey: Buffer.alloc(24, 1) }).paymentData), 'DECRYPTION_FAILED');
+    // A 32-byte AES key wrapped correctly: the unwrap succeeds, its length does not (RSA_v1 is AES-128).
+    await rejectsWith(verifier.verifyAndDecrypt(mint({ version: 'RSA_v1', symmetricKey: Buffer.alloc(32, 1) }).paymentData), 'DECRYPTION_FAILED');
   });
 
   test('PAYLOAD_INVALID: decrypted data that is not Apple\'s payment JSON', async () => {
