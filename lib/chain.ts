@@ -21,11 +21,36 @@ export const DEFAULT_CHAIN_CACHE_SIZE = 64;
 
 export class ChainValidator {
   private readonly cache = new Map<string, Verdict>();
+  // Intermediates already verified against the root, by DER: the P-384 check is the costliest step
+  // of a first token, and Apple has one intermediate per decade.
+  private readonly trustedIntermediates = new Map<string, ParsedCertificate>();
 
   constructor(
     readonly root: ParsedCertificate,
     private readonly maxEntries: number = DEFAULT_CHAIN_CACHE_SIZE,
   ) {}
+
+  /**
+   * Checks an intermediate against the root ahead of the first token (warm start). Returns false,
+   * remembering nothing, when it is not a marked CA certificate issued by the root.
+   */
+  prevalidateIntermediate(der: Buffer): boolean {
+    let cert: ParsedCertificate;
+    try {
+      cert = parseCertificate(der);
+    } catch (err) {
+      if (err instanceof CertificateError) return false;
+      throw err;
+    }
+    if (!cert.extensions.has(OID.intermediateMarker) || !cert.isCA || !isIssuedBy(cert, this.root)) return false;
+    this.rememberIntermediate(cert);
+    return true;
+  }
+
+  private rememberIntermediate(cert: ParsedCertificate): void {
+    this.trustedIntermediates.set(cert.der.toString('latin1'), cert);
+    if (this.trustedIntermediates.size > this.maxEntries) this.trustedIntermediates.delete(this.trustedIntermediates.keys().next().value!);
+  }
 
   get cacheSize(): number {
     return this.cache.size;
@@ -45,7 +70,7 @@ export class ChainValidator {
     for (const der of certificates) key += `${der.length}:${der.toString('latin1')}`;
     let verdict = this.cache.get(key);
     if (verdict === undefined) {
-      verdict = computeVerdict(certificates, this.root);
+      verdict = this.computeVerdict(certificates);
       this.cache.set(key, verdict);
       if (this.cache.size > this.maxEntries) this.cache.delete(this.cache.keys().next().value!);
     } else {
@@ -56,67 +81,79 @@ export class ChainValidator {
     if (!verdict.ok) throw verdict.error;
     return verdict.chain;
   }
-}
 
-function computeVerdict(certificates: readonly Buffer[], root: ParsedCertificate): Verdict {
-  try {
-    return { ok: true, chain: buildChain(certificates, root) };
-  } catch (err) {
-    if (err instanceof ApplePayError) return { ok: false, error: err };
-    throw err;
-  }
-}
-
-function buildChain(certificates: readonly Buffer[], root: ParsedCertificate): Chain {
-  const parsed = certificates.map((der, index) => {
+  private computeVerdict(certificates: readonly Buffer[]): Verdict {
     try {
-      return parseCertificate(der);
+      return { ok: true, chain: this.buildChain(certificates) };
     } catch (err) {
-      if (err instanceof CertificateError) {
-        throw new ApplePayError('SIGNATURE_MALFORMED', `certificate ${index} in the signature is invalid: ${err.message}`, {
-          field: 'signature',
-        });
-      }
+      if (err instanceof ApplePayError) return { ok: false, error: err };
       throw err;
     }
-  });
+  }
 
-  const leaves = parsed.filter((c) => c.extensions.has(OID.leafMarker));
-  if (leaves.length !== 1) {
-    throw new ApplePayError(
-      'LEAF_CERT_INVALID',
-      leaves.length === 0 ? 'no certificate carries the Apple Pay leaf marker 1.2.840.113635.100.6.29' : 'several certificates carry the leaf marker',
-      { certificate: 'leaf' },
-    );
-  }
-  const intermediates = parsed.filter((c) => c.extensions.has(OID.intermediateMarker));
-  if (intermediates.length !== 1) {
-    throw new ApplePayError(
-      'INTERMEDIATE_CERT_INVALID',
-      intermediates.length === 0
-        ? 'no certificate carries the Apple intermediate marker 1.2.840.113635.100.6.2.14'
-        : 'several certificates carry the intermediate marker',
-      { certificate: 'intermediate' },
-    );
-  }
-  const leaf = leaves[0]!;
-  const intermediate = intermediates[0]!;
-  if (leaf === intermediate) {
-    throw new ApplePayError('LEAF_CERT_INVALID', 'one certificate carries both the leaf and the intermediate marker', { certificate: 'leaf' });
-  }
-  if (leaf.isCA) throw new ApplePayError('LEAF_CERT_INVALID', 'the leaf certificate is a CA certificate', { certificate: 'leaf' });
-  if (!intermediate.isCA) {
-    throw new ApplePayError('INTERMEDIATE_CERT_INVALID', 'the intermediate certificate is not a CA certificate', {
-      certificate: 'intermediate',
+  private buildChain(certificates: readonly Buffer[]): Chain {
+    const root = this.root;
+    const parsed = certificates.map((der, index) => {
+      const known = this.trustedIntermediates.get(der.toString('latin1'));
+      if (known !== undefined) return known;
+      try {
+        return parseCertificate(der);
+      } catch (err) {
+        if (err instanceof CertificateError) {
+          throw new ApplePayError('SIGNATURE_MALFORMED', `certificate ${index} in the signature is invalid: ${err.message}`, {
+            field: 'signature',
+          });
+        }
+        throw err;
+      }
     });
+
+    const leaves = parsed.filter((c) => c.extensions.has(OID.leafMarker));
+    if (leaves.length !== 1) {
+      throw new ApplePayError(
+        'LEAF_CERT_INVALID',
+        leaves.length === 0
+          ? 'no certificate carries the Apple Pay leaf marker 1.2.840.113635.100.6.29'
+          : 'several certificates carry the leaf marker',
+        { certificate: 'leaf' },
+      );
+    }
+    const intermediates = parsed.filter((c) => c.extensions.has(OID.intermediateMarker));
+    if (intermediates.length !== 1) {
+      throw new ApplePayError(
+        'INTERMEDIATE_CERT_INVALID',
+        intermediates.length === 0
+          ? 'no certificate carries the Apple intermediate marker 1.2.840.113635.100.6.2.14'
+          : 'several certificates carry the intermediate marker',
+        { certificate: 'intermediate' },
+      );
+    }
+    const leaf = leaves[0]!;
+    const intermediate = intermediates[0]!;
+    if (leaf === intermediate) {
+      throw new ApplePayError('LEAF_CERT_INVALID', 'one certificate carries both the leaf and the intermediate marker', {
+        certificate: 'leaf',
+      });
+    }
+    if (leaf.isCA) throw new ApplePayError('LEAF_CERT_INVALID', 'the leaf certificate is a CA certificate', { certificate: 'leaf' });
+    if (!intermediate.isCA) {
+      throw new ApplePayError('INTERMEDIATE_CERT_INVALID', 'the intermediate certificate is not a CA certificate', {
+        certificate: 'intermediate',
+      });
+    }
+    if (!this.trustedIntermediates.has(intermediate.der.toString('latin1'))) {
+      if (!isIssuedBy(intermediate, root)) {
+        throw new ApplePayError('CHAIN_UNTRUSTED', 'the intermediate certificate is not issued by the pinned root', {
+          certificate: 'intermediate',
+        });
+      }
+      this.rememberIntermediate(intermediate);
+    }
+    if (!isIssuedBy(leaf, intermediate)) {
+      throw new ApplePayError('CHAIN_UNTRUSTED', 'the leaf certificate is not issued by the intermediate', { certificate: 'leaf' });
+    }
+    return { leaf, intermediate, root };
   }
-  if (!isIssuedBy(intermediate, root)) {
-    throw new ApplePayError('CHAIN_UNTRUSTED', 'the intermediate certificate is not issued by the pinned root', { certificate: 'intermediate' });
-  }
-  if (!isIssuedBy(leaf, intermediate)) {
-    throw new ApplePayError('CHAIN_UNTRUSTED', 'the leaf certificate is not issued by the intermediate', { certificate: 'leaf' });
-  }
-  return { leaf, intermediate, root };
 }
 
 function checkLeafKey(leaf: ParsedCertificate, version: TokenVersion): void {

@@ -5,14 +5,14 @@
 // tampered field can decode to the same bytes as the original, so two parties would disagree on what
 // was signed. Only the canonical encoding of some byte string is accepted here.
 
-const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 const HEX = /^(?:[0-9a-fA-F]{2})*$/;
 
 /** Standard-alphabet, padded base64 whose unused trailing bits are zero; null when not canonical. */
 export function decodeBase64(text: string): Buffer | null {
-  if (!BASE64.test(text)) return null;
   const bytes = Buffer.from(text, 'base64');
-  // Non-zero padding bits ("QR==" for "QQ==") decode to the same bytes: the re-encoding tells.
+  // Buffer's encoder writes only the canonical form, so a text that survives the round trip is
+  // canonical; junk, the URL-safe alphabet, missing padding and non-zero padding bits ("QR==" for
+  // "QQ==") all come back different. Cheaper on a 3 KB signature than any pattern match.
   if (bytes.toString('base64') !== text) return null;
   return bytes;
 }

@@ -1,5 +1,5 @@
 // The public API of applepay-verify.
-import { APPLE_ROOT_CA_G3, APPLE_ROOT_CA_G3_FINGERPRINT } from './apple-roots.js';
+import { APPLE_AAI_CA_G3, APPLE_ROOT_CA_G3, APPLE_ROOT_CA_G3_FINGERPRINT } from './apple-roots.js';
 import { CertificateError, certificateDer, parseCertificate, type ParsedCertificate } from './certificates.js';
 import { ChainValidator, DEFAULT_CHAIN_CACHE_SIZE } from './chain.js';
 import { currentLastError, openScope, recordFailure, type LastError } from './context.js';
@@ -34,6 +34,12 @@ export interface VerifierOptions {
   maxTokenBytes?: number;
   /** Most distinct certificate sets remembered after validation. Default 64. */
   chainCacheSize?: number;
+  /**
+   * Intermediates (PEM or DER) to check against the root now, so the first token does not pay for it.
+   * Default: Apple Application Integration CA - G3 when the root is the bundled Apple root, else none.
+   * Tokens are still checked against the intermediate they carry.
+   */
+  intermediates?: readonly (string | Uint8Array)[];
 }
 
 export interface VerifyOptions {
@@ -59,6 +65,7 @@ const KNOWN_OPTIONS = new Set([
   'clock',
   'maxTokenBytes',
   'chainCacheSize',
+  'intermediates',
 ]);
 const KNOWN_MERCHANT_OPTIONS = new Set(['certificate', 'privateKey', 'passphrase', 'merchantIdentifier']);
 
@@ -89,13 +96,20 @@ function loadRoot(input: unknown): ParsedCertificate {
     throw configError('rootCertificate must be a PEM string or DER bytes', 'rootCertificate');
   }
   const der = certificateDer(source);
-  if (der === null) throw new ApplePayError('ROOT_CERT_INVALID', 'rootCertificate is not one PEM or DER certificate', { field: 'rootCertificate', certificate: 'root' });
+  if (der === null)
+    throw new ApplePayError('ROOT_CERT_INVALID', 'rootCertificate is not one PEM or DER certificate', {
+      field: 'rootCertificate',
+      certificate: 'root',
+    });
   let root: ParsedCertificate;
   try {
     root = parseCertificate(der);
   } catch (err) {
     if (err instanceof CertificateError) {
-      throw new ApplePayError('ROOT_CERT_INVALID', `rootCertificate is invalid: ${err.message}`, { field: 'rootCertificate', certificate: 'root' });
+      throw new ApplePayError('ROOT_CERT_INVALID', `rootCertificate is invalid: ${err.message}`, {
+        field: 'rootCertificate',
+        certificate: 'root',
+      });
     }
     throw err;
   }
@@ -103,7 +117,10 @@ function loadRoot(input: unknown): ParsedCertificate {
     throw new ApplePayError('ROOT_CERT_INVALID', 'the bundled Apple root does not match its pinned fingerprint', { certificate: 'root' });
   }
   if (!root.isCA || !root.subject.equals(root.issuer)) {
-    throw new ApplePayError('ROOT_CERT_INVALID', 'rootCertificate is not a self-signed CA certificate', { field: 'rootCertificate', certificate: 'root' });
+    throw new ApplePayError('ROOT_CERT_INVALID', 'rootCertificate is not a self-signed CA certificate', {
+      field: 'rootCertificate',
+      certificate: 'root',
+    });
   }
   return root;
 }
@@ -117,11 +134,27 @@ function loadMerchants(input: unknown): Merchant[] {
       throw configError(`merchants[${index}] must be an object`, `merchants[${index}]`);
     }
     for (const key of Object.keys(entry)) {
-      if (!KNOWN_MERCHANT_OPTIONS.has(key)) throw configError(`merchants[${index}] has an unknown option ${JSON.stringify(key)}`, `merchants[${index}].${key}`);
+      if (!KNOWN_MERCHANT_OPTIONS.has(key))
+        throw configError(`merchants[${index}] has an unknown option ${JSON.stringify(key)}`, `merchants[${index}].${key}`);
     }
     const options = entry as MerchantOptions;
     if (options.privateKey === undefined) throw configError(`merchants[${index}].privateKey is required`, `merchants[${index}].privateKey`);
     return loadMerchant(options, index);
+  });
+}
+
+function prevalidateIntermediates(chains: ChainValidator, input: unknown, bundledRoot: boolean): void {
+  if (input === undefined) {
+    // The bundled intermediate expires in 2029; failing here would break a boot for no token's sake.
+    if (bundledRoot) chains.prevalidateIntermediate(certificateDer(APPLE_AAI_CA_G3)!);
+    return;
+  }
+  if (!Array.isArray(input)) throw configError('intermediates must be a list of certificates', 'intermediates');
+  input.forEach((entry: unknown, index) => {
+    const der = typeof entry === 'string' || entry instanceof Uint8Array ? certificateDer(entry) : null;
+    if (der === null || !chains.prevalidateIntermediate(der)) {
+      throw configError(`intermediates[${index}] is not a marked intermediate issued by the root`, `intermediates[${index}]`);
+    }
   });
 }
 
@@ -148,9 +181,11 @@ class ApplePayVerifier implements Verifier {
 
     const root = loadRoot(options.rootCertificate);
     const merchants = indexMerchants(loadMerchants(options.merchants));
+    const chains = new ChainValidator(root, chainCacheSize);
+    prevalidateIntermediates(chains, options.intermediates, options.rootCertificate === undefined);
     this.#clock = clock;
     this.#policy = {
-      chains: new ChainValidator(root, chainCacheSize),
+      chains,
       merchants,
       versions: new Set(versions),
       limits: { ...DEFAULT_TOKEN_LIMITS, maxTokenBytes },

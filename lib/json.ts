@@ -189,8 +189,8 @@ class Reader {
 
   private object(depth: number): { [key: string]: JsonValue } {
     this.enter(depth);
-    // A null prototype: no key can reach Object.prototype even if a check below were bypassed.
-    const out = Object.create(null) as { [key: string]: JsonValue };
+    // An ordinary object is safe here because the prototype keys are refused before any assignment.
+    const out: { [key: string]: JsonValue } = {};
     const seen = new Set<string>();
     if (this.text.charCodeAt(this.pos) === 0x7d) {
       this.pos++;

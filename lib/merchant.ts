@@ -39,7 +39,9 @@ export function loadMerchant(options: MerchantOptions, index: number): Merchant 
   const where = `merchants[${index}]`;
   const hasIdentifier = options.merchantIdentifier !== undefined;
   if (hasIdentifier && (typeof options.merchantIdentifier !== 'string' || options.merchantIdentifier.length === 0)) {
-    throw new ApplePayError('CONFIG_INVALID', `${where}.merchantIdentifier must be a non-empty string`, { field: `${where}.merchantIdentifier` });
+    throw new ApplePayError('CONFIG_INVALID', `${where}.merchantIdentifier must be a non-empty string`, {
+      field: `${where}.merchantIdentifier`,
+    });
   }
 
   const key = importKey(options, where);
@@ -122,7 +124,8 @@ function loadCertificate(input: string | Uint8Array, field: string): ParsedCerti
     throw new ApplePayError('CONFIG_INVALID', `${field} must be a string or bytes`, { field });
   }
   const der = certificateDer(input);
-  if (der === null) throw new ApplePayError('MERCHANT_CERT_INVALID', `${field} is not one PEM or DER certificate`, { field, certificate: 'merchant' });
+  if (der === null)
+    throw new ApplePayError('MERCHANT_CERT_INVALID', `${field} is not one PEM or DER certificate`, { field, certificate: 'merchant' });
   try {
     return parseCertificate(der);
   } catch (err) {

@@ -1,6 +1,7 @@
 // Spec section 6: the decrypted payment data. The known fields are checked and typed; fields Apple
 // adds later pass through untouched, so a new field never breaks payments.
 import { ApplePayError } from './errors.js';
+import { decodeBase64 } from './encoding.js';
 import { JsonError, parseStrictJson, type JsonValue } from './json.js';
 
 export interface ThreeDSecurePaymentData {
@@ -66,7 +67,11 @@ function optionalMatch(obj: Obj, key: string, pattern: RegExp, what: string, pre
   if (obj[key] !== undefined) requireMatch(obj, key, pattern, what, prefix);
 }
 
-const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+function requireBase64(obj: Obj, key: string, prefix: string): void {
+  const v = obj[key];
+  if (typeof v !== 'string' || v.length === 0 || decodeBase64(v) === null)
+    throw invalid(`${prefix}${key} is missing or not base64`, prefix + key);
+}
 
 /** Parses and checks the plaintext. Messages name fields, never their values. */
 export function parsePayment(plaintext: Uint8Array): Payment {
@@ -97,10 +102,10 @@ export function parsePayment(plaintext: Uint8Array): Payment {
   const details = value.paymentData;
   if (!isObj(details)) throw invalid('paymentData is missing or not an object', 'paymentData');
   if (value.paymentDataType === '3DSecure') {
-    requireMatch(details, 'onlinePaymentCryptogram', BASE64, 'base64', 'paymentData.');
+    requireBase64(details, 'onlinePaymentCryptogram', 'paymentData.');
     optionalMatch(details, 'eciIndicator', /^\d{1,2}$/, 'an ECI value', 'paymentData.');
   } else if (value.paymentDataType === 'EMV') {
-    requireMatch(details, 'emvData', BASE64, 'base64', 'paymentData.');
+    requireBase64(details, 'emvData', 'paymentData.');
     optionalMatch(details, 'encryptedPINData', /^[0-9A-Fa-f]*$/, 'hex', 'paymentData.');
   } else {
     throw invalid('paymentDataType is not 3DSecure or EMV', 'paymentDataType');
@@ -115,14 +120,5 @@ export function parsePayment(plaintext: Uint8Array): Payment {
       }
     }
   }
-  return plain(value) as Payment;
-}
-
-// The reader builds null-prototype objects; callers expect ordinary ones (instanceof, toString, util.inspect).
-function plain(v: JsonValue): JsonValue {
-  if (Array.isArray(v)) return v.map(plain);
-  if (v === null || typeof v !== 'object') return v;
-  const out: Obj = {};
-  for (const key of Object.keys(v)) out[key] = plain(v[key]!);
-  return out;
+  return value as Payment;
 }

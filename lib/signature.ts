@@ -61,8 +61,12 @@ export function checkFreshness(signingTime: Date, now: Date, policy: FreshnessPo
     });
   }
   if (-age > policy.maxClockSkew) {
-    throw new ApplePayError('SIGNING_TIME_IN_FUTURE', `the token's signing time is more than ${policy.maxClockSkew / 1000} s in the future`, {
-      signingTime: signingTime.toISOString(),
-    });
+    throw new ApplePayError(
+      'SIGNING_TIME_IN_FUTURE',
+      `the token's signing time is more than ${policy.maxClockSkew / 1000} s in the future`,
+      {
+        signingTime: signingTime.toISOString(),
+      },
+    );
   }
 }

@@ -108,7 +108,10 @@ function checkParsedObject(value: unknown, depth: number, limits: TokenLimits): 
     if (FORBIDDEN_KEYS.includes(key)) throw malformed('token holds a forbidden key');
     const v = (value as Record<string, unknown>)[key];
     if (typeof v === 'string' && v.length > limits.maxTokenBytes) {
-      throw new ApplePayError('TOKEN_TOO_LARGE', `token field exceeds ${limits.maxTokenBytes} bytes`, { field: key, limit: limits.maxTokenBytes });
+      throw new ApplePayError('TOKEN_TOO_LARGE', `token field exceeds ${limits.maxTokenBytes} bytes`, {
+        field: key,
+        limit: limits.maxTokenBytes,
+      });
     }
     checkParsedObject(v, depth + 1, limits);
   }

@@ -66,9 +66,9 @@ describe('parseStrictJson', () => {
   test('10,000-deep nesting is refused without exhausting the stack', () => {
     expect(() => parseStrictJson('['.repeat(10_000), limits)).toThrow(JsonError);
   });
-  test('objects have no prototype to pollute', () => {
-    const v = parseStrictJson('{"a":{}}', limits) as Record<string, unknown>;
-    expect(Object.getPrototypeOf(v)).toBeNull();
+  test('a refused prototype key leaves Object.prototype untouched', () => {
+    expect(() => parseStrictJson('{"a":{"__proto__":{"polluted":true}}}', limits)).toThrow(JsonError);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
   });
 });
 
