@@ -200,13 +200,24 @@ class DecryptWorker : public Napi::AsyncWorker {
       const SecretBytes& plaintext = result_.value();
       deferred_.Resolve(ToBuffer(env, plaintext.data(), plaintext.size()));
     } catch (const Napi::Error& e) {
-      deferred_.Reject(e.Value());
+      RejectQuietly(e);
     }
   }
 
-  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+  void OnError(const Napi::Error& e) override { RejectQuietly(e); }
 
  private:
+  // Nothing may escape OnOK/OnError: node-addon-api would rethrow into an environment that, when a
+  // worker_thread is being terminated with jobs in flight, can no longer run JavaScript, and the
+  // second throw ends in std::terminate. If even rejecting fails, no one is left to observe the
+  // promise.
+  void RejectQuietly(const Napi::Error& e) {
+    try {
+      deferred_.Reject(e.Value());
+    } catch (const Napi::Error&) {
+    }
+  }
+
   Napi::Promise::Deferred deferred_;
   Napi::ObjectReference handle_ref_;
   std::shared_ptr<const MerchantKey> key_;

@@ -1,0 +1,89 @@
+// The addon is context-aware: it loads in several worker_threads at once (each with its own
+// instance data, no process-wide state) and every thread decrypts the real tokens correctly, both
+// on its own thread and on the shared libuv pool.
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { describe, expect, it } from 'vitest';
+import { native } from '../lib/native.js';
+
+const REAL = fileURLToPath(new URL('../test-vectors/real/', import.meta.url));
+const WORKER = new URL('./fixtures/native-worker.mjs', import.meta.url);
+
+interface SetData {
+  name: string;
+  version: string;
+  keyPem: string;
+  header: string;
+  partyV: string;
+  data: string;
+  expected: unknown;
+}
+
+function load(name: string): SetData {
+  const token = JSON.parse(readFileSync(`${REAL}${name}/token.json`, 'utf8')) as {
+    version: string;
+    data: string;
+    header: { ephemeralPublicKey?: string; wrappedKey?: string };
+  };
+  const meta = JSON.parse(readFileSync(`${REAL}${name}/meta.json`, 'utf8')) as { merchantIdHashHex: string };
+  return {
+    name,
+    version: token.version,
+    keyPem: readFileSync(`${REAL}${name}/merchant_key.pem`, 'utf8'),
+    header: token.header.ephemeralPublicKey ?? token.header.wrappedKey!,
+    partyV: meta.merchantIdHashHex,
+    data: token.data,
+    expected: JSON.parse(readFileSync(`${REAL}${name}/expected.json`, 'utf8')) as unknown,
+  };
+}
+
+const SETS = ['gala-seatgeek-2014', 'basistheory-ec-2023-03', 'basistheory-rsa-2024'].map(load);
+
+function run(workerData: unknown): { worker: Worker; result: Promise<unknown> } {
+  const worker = new Worker(WORKER, { workerData });
+  const result = new Promise<unknown>((resolve, reject) => {
+    worker.once('message', resolve);
+    worker.once('error', reject);
+    worker.once('exit', (code) => reject(new Error(`worker exited with ${code} before answering`)));
+  });
+  return { worker, result };
+}
+
+describe('worker_threads', () => {
+  it('4 workers load the addon at once and decrypt every token, sync and async, to expected.json', async () => {
+    const sets = SETS.map(({ expected: _expected, ...rest }) => rest);
+    const runs = Array.from({ length: 4 }, () => run({ sets, rounds: 25, mode: 'decrypt' }));
+    // The main thread works at the same time, sharing the libuv pool with the workers.
+    const mainKey = native.importKey(Buffer.from(SETS[0]!.keyPem));
+    const mainPending = Array.from({ length: 50 }, () =>
+      native.decryptECAsync(mainKey, Buffer.from(SETS[0]!.header, 'base64'), Buffer.from(SETS[0]!.partyV, 'hex'), Buffer.from(SETS[0]!.data, 'base64')),
+    );
+    const results = (await Promise.all(runs.map((r) => r.result))) as { name: string; outputs: string[]; spki: string }[][];
+    for (const r of runs) await r.worker.terminate();
+
+    expect(results).toHaveLength(4);
+    for (const perWorker of results) {
+      expect(perWorker.map((r) => r.name)).toEqual(SETS.map((s) => s.name));
+      for (const [i, r] of perWorker.entries()) {
+        // Sync and async, 25 rounds each: exactly one distinct output, and it is the expected one.
+        expect(r.outputs).toHaveLength(1);
+        expect(JSON.parse(Buffer.from(r.outputs[0]!, 'base64').toString('utf8'))).toEqual(SETS[i]!.expected);
+        expect(r.spki).toBe(native.importKey(Buffer.from(SETS[i]!.keyPem)).spki.toString('base64'));
+      }
+    }
+    for (const out of await Promise.all(mainPending)) {
+      expect(JSON.parse(out.toString('utf8'))).toEqual(SETS[0]!.expected);
+    }
+  });
+
+  it('terminating workers with decryptions in flight neither crashes nor disturbs the main thread', async () => {
+    const sets = SETS.slice(0, 1).map(({ expected: _expected, ...rest }) => rest);
+    const runs = Array.from({ length: 4 }, () => run({ sets, rounds: 0, mode: 'abandon' }));
+    await Promise.all(runs.map((r) => r.result));
+    await Promise.all(runs.map((r) => r.worker.terminate()));
+    const key = native.importKey(Buffer.from(SETS[0]!.keyPem));
+    const out = await native.decryptECAsync(key, Buffer.from(SETS[0]!.header, 'base64'), Buffer.from(SETS[0]!.partyV, 'hex'), Buffer.from(SETS[0]!.data, 'base64'));
+    expect(JSON.parse(out.toString('utf8'))).toEqual(SETS[0]!.expected);
+  });
+});
