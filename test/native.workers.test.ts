@@ -57,7 +57,12 @@ describe('worker_threads', () => {
     // The main thread works at the same time, sharing the libuv pool with the workers.
     const mainKey = native.importKey(Buffer.from(SETS[0]!.keyPem));
     const mainPending = Array.from({ length: 50 }, () =>
-      native.decryptECAsync(mainKey, Buffer.from(SETS[0]!.header, 'base64'), Buffer.from(SETS[0]!.partyV, 'hex'), Buffer.from(SETS[0]!.data, 'base64')),
+      native.decryptECAsync(
+        mainKey,
+        Buffer.from(SETS[0]!.header, 'base64'),
+        Buffer.from(SETS[0]!.partyV, 'hex'),
+        Buffer.from(SETS[0]!.data, 'base64'),
+      ),
     );
     const results = (await Promise.all(runs.map((r) => r.result))) as { name: string; outputs: string[]; spki: string }[][];
     for (const r of runs) await r.worker.terminate();
@@ -83,7 +88,32 @@ describe('worker_threads', () => {
     await Promise.all(runs.map((r) => r.result));
     await Promise.all(runs.map((r) => r.worker.terminate()));
     const key = native.importKey(Buffer.from(SETS[0]!.keyPem));
-    const out = await native.decryptECAsync(key, Buffer.from(SETS[0]!.header, 'base64'), Buffer.from(SETS[0]!.partyV, 'hex'), Buffer.from(SETS[0]!.data, 'base64'));
+    const out = await native.decryptECAsync(
+      key,
+      Buffer.from(SETS[0]!.header, 'base64'),
+      Buffer.from(SETS[0]!.partyV, 'hex'),
+      Buffer.from(SETS[0]!.data, 'base64'),
+    );
     expect(JSON.parse(out.toString('utf8'))).toEqual(SETS[0]!.expected);
+  });
+
+  it('one handle is used from every pool thread at once (EC and RSA interleaved)', async () => {
+    const ec = SETS[0]!;
+    const rsa = SETS[2]!;
+    const ecKey = native.importKey(Buffer.from(ec.keyPem));
+    const rsaKey = native.importKey(Buffer.from(rsa.keyPem));
+    const args = (s: SetData): [Buffer, Buffer, Buffer] => [
+      Buffer.from(s.header, 'base64'),
+      Buffer.from(s.partyV, 'hex'),
+      Buffer.from(s.data, 'base64'),
+    ];
+    const [eph, partyV, ecData] = args(ec);
+    const [wrapped, , rsaData] = args(rsa);
+    const pending: Promise<[Buffer, unknown]>[] = [];
+    for (let i = 0; i < 400; i++) {
+      pending.push(native.decryptECAsync(ecKey, eph, partyV, ecData).then((b) => [b, ec.expected]));
+      pending.push(native.decryptRSAAsync(rsaKey, wrapped, rsaData).then((b) => [b, rsa.expected]));
+    }
+    for (const [out, expected] of await Promise.all(pending)) expect(JSON.parse(out.toString('utf8'))).toEqual(expected);
   });
 });

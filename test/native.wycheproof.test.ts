@@ -41,7 +41,12 @@ class Tally {
     return Object.values(this.counts).reduce((a, b) => a + b, 0);
   }
   print(title: string): void {
-    console.log(`${title}: ${this.total()} vectors\n` + Object.entries(this.counts).map(([k, v]) => `  ${k}: ${v}`).join('\n'));
+    console.log(
+      `${title}: ${this.total()} vectors\n` +
+        Object.entries(this.counts)
+          .map(([k, v]) => `  ${k}: ${v}`)
+          .join('\n'),
+    );
   }
 }
 
