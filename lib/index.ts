@@ -6,6 +6,8 @@ import { currentLastError, openScope, recordFailure, type LastError } from './co
 import { ApplePayError, toApplePayError } from './errors.js';
 import { indexMerchants, loadMerchant, type Merchant, type MerchantOptions } from './merchant.js';
 import { DEFAULT_TOKEN_LIMITS, TOKEN_VERSIONS, type TokenVersion } from './token.js';
+import { startTimer, type StepTimer } from './observe.js';
+import type { ReplayGuard } from './replay.js';
 import { verifyToken, verifyTokenSync, type Policy, type Result } from './verify.js';
 
 export { ApplePayError, ERROR_CODES, isApplePayError } from './errors.js';
@@ -16,6 +18,10 @@ export type { Payment, ThreeDSecurePaymentData, EmvPaymentData, AuthenticationRe
 export type { Result } from './verify.js';
 export type { TokenVersion } from './token.js';
 export { APPLE_ROOT_CA_G3, APPLE_ROOT_CA_G3_FINGERPRINT } from './apple-roots.js';
+export { memoryReplayGuard } from './replay.js';
+export type { ReplayGuard, MemoryReplayGuardOptions } from './replay.js';
+export { VERIFY_CHANNEL_NAME } from './observe.js';
+export type { VerifyEvent, Step } from './observe.js';
 
 export interface VerifierOptions {
   /** One merchant, or several during key rotation (each token names its key by publicKeyHash). */
@@ -40,6 +46,11 @@ export interface VerifierOptions {
    * Tokens are still checked against the intermediate they carry.
    */
   intermediates?: readonly (string | Uint8Array)[];
+  /**
+   * Claims each transactionId after the token has fully verified and decrypted; a second claim fails
+   * with REPLAY_DETECTED, a failing store with REPLAY_STORE_UNAVAILABLE. Async API only.
+   */
+  replayGuard?: ReplayGuard;
 }
 
 export interface VerifyOptions {
@@ -66,6 +77,7 @@ const KNOWN_OPTIONS = new Set([
   'maxTokenBytes',
   'chainCacheSize',
   'intermediates',
+  'replayGuard',
 ]);
 const KNOWN_MERCHANT_OPTIONS = new Set(['certificate', 'privateKey', 'passphrase', 'merchantIdentifier']);
 
@@ -183,9 +195,14 @@ class ApplePayVerifier implements Verifier {
     const merchants = indexMerchants(loadMerchants(options.merchants));
     const chains = new ChainValidator(root, chainCacheSize);
     prevalidateIntermediates(chains, options.intermediates, options.rootCertificate === undefined);
+    const replayGuard = options.replayGuard ?? null;
+    if (replayGuard !== null && (typeof replayGuard !== 'object' || typeof replayGuard.claim !== 'function')) {
+      throw configError('replayGuard must have a claim(transactionId, expiresAt) method', 'replayGuard');
+    }
     this.#clock = clock;
     this.#policy = {
       chains,
+      replayGuard,
       merchants,
       versions: new Set(versions),
       limits: { ...DEFAULT_TOKEN_LIMITS, maxTokenBytes },
@@ -204,29 +221,38 @@ class ApplePayVerifier implements Verifier {
 
   async verifyAndDecrypt(token: unknown, options?: VerifyOptions): Promise<Result> {
     const scope = openScope(this);
+    const timer = startTimer();
     try {
-      return await verifyToken(this.#policy, token, this.#now(options));
+      const result = await verifyToken(this.#policy, token, this.#now(options), timer);
+      timer?.publish('OK');
+      return result;
     } catch (err) {
-      const failure = toApplePayError(err);
-      recordFailure(scope, failure);
-      throw failure;
+      throw fail(scope, timer, err);
     }
   }
 
   verifyAndDecryptSync(token: unknown, options?: VerifyOptions): Result {
     const scope = openScope(this);
+    const timer = startTimer();
     try {
-      return verifyTokenSync(this.#policy, token, this.#now(options));
+      const result = verifyTokenSync(this.#policy, token, this.#now(options), timer);
+      timer?.publish('OK');
+      return result;
     } catch (err) {
-      const failure = toApplePayError(err);
-      recordFailure(scope, failure);
-      throw failure;
+      throw fail(scope, timer, err);
     }
   }
 
   lastError(): LastError | null {
     return currentLastError(this);
   }
+}
+
+function fail(scope: ReturnType<typeof openScope>, timer: StepTimer | null, err: unknown): ApplePayError {
+  const failure = toApplePayError(err);
+  recordFailure(scope, failure);
+  timer?.publish(failure.code);
+  return failure;
 }
 
 /** Builds a verifier; every option is checked now, so a misconfigured server fails at boot. */
@@ -242,9 +268,7 @@ export async function verifyAndDecrypt(token: unknown, options: VerifierOptions 
   try {
     verifier = createVerifier(verifierOptions);
   } catch (err) {
-    const failure = toApplePayError(err);
-    recordFailure(scope, failure);
-    throw failure;
+    throw fail(scope, null, err);
   }
   return verifier.verifyAndDecrypt(token, now === undefined ? {} : { now });
 }

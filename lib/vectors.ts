@@ -6,7 +6,16 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isDeepStrictEqual } from 'node:util';
-import { ERROR_CODES, createVerifier, isApplePayError, type ErrorCode, type MerchantOptions, type Result, type Verifier, type VerifierOptions } from './index.js';
+import {
+  ERROR_CODES,
+  createVerifier,
+  isApplePayError,
+  type ErrorCode,
+  type MerchantOptions,
+  type Result,
+  type Verifier,
+  type VerifierOptions,
+} from './index.js';
 
 /** The package's own corpus: from dist/ (installed) and from lib/ (tests) alike this is the sibling test-vectors/. */
 export const DEFAULT_VECTORS_DIR = fileURLToPath(new URL('../test-vectors/', import.meta.url));
@@ -69,8 +78,7 @@ export interface Vector {
 
 /** What the library did with a vector. A configuration error is an outcome like any other code. */
 export type Outcome =
-  | { ok: true; result: Result }
-  | { ok: false; code: ErrorCode; message: string; stage: 'configuration' | 'verification' };
+  { ok: true; result: Result } | { ok: false; code: ErrorCode; message: string; stage: 'configuration' | 'verification' };
 
 export interface VectorReport {
   /** Absolute path of the vector file. */
@@ -94,10 +102,30 @@ export class VectorFormatError extends Error {
   }
 }
 
-const VECTOR_KEYS = new Set(['description', 'provenance', 'token', 'tokenText', 'tokenFile', 'merchants', 'root', 'now', 'options', 'expected']);
+const VECTOR_KEYS = new Set([
+  'description',
+  'provenance',
+  'token',
+  'tokenText',
+  'tokenFile',
+  'merchants',
+  'root',
+  'now',
+  'options',
+  'expected',
+]);
 const MERCHANT_KEYS = new Set(['certificate', 'privateKey', 'passphrase', 'merchantIdentifier']);
 const OPTION_KEYS = new Set(['maxSignatureAge', 'maxClockSkew', 'versions', 'maxTokenBytes']);
-const SUCCESS_KEYS = new Set(['ok', 'payment', 'version', 'transactionId', 'signingTime', 'applicationData', 'merchantIdentifierHash', 'publicKeyHash']);
+const SUCCESS_KEYS = new Set([
+  'ok',
+  'payment',
+  'version',
+  'transactionId',
+  'signingTime',
+  'applicationData',
+  'merchantIdentifierHash',
+  'publicKeyHash',
+]);
 const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,3})?(?:Z|[+-]\d{2}:\d{2})$/;
 
 function isRecord(v: unknown): v is Record<string, unknown> {
@@ -118,7 +146,8 @@ function optionalString(obj: Record<string, unknown>, key: string, where: string
 export function checkVector(value: unknown): Vector {
   if (!isRecord(value)) throw new VectorFormatError('a vector is a JSON object');
   onlyKeys(value, VECTOR_KEYS, 'vector');
-  if (typeof value.description !== 'string' || value.description.length === 0) throw new VectorFormatError('vector.description must be a non-empty string');
+  if (typeof value.description !== 'string' || value.description.length === 0)
+    throw new VectorFormatError('vector.description must be a non-empty string');
   if (value.provenance === undefined) throw new VectorFormatError('vector.provenance is required');
   const sources = ['token', 'tokenText', 'tokenFile'].filter((k) => value[k] !== undefined);
   if (sources.length !== 1) throw new VectorFormatError('a vector has exactly one of token, tokenText, tokenFile');
@@ -145,7 +174,8 @@ export function checkVector(value: unknown): Vector {
   if (expected.ok === true) {
     onlyKeys(expected, SUCCESS_KEYS, 'vector.expected');
     if (!isRecord(expected.payment)) throw new VectorFormatError('vector.expected.payment must be an object');
-    for (const key of ['version', 'transactionId', 'signingTime', 'merchantIdentifierHash', 'publicKeyHash']) optionalString(expected, key, 'vector.expected');
+    for (const key of ['version', 'transactionId', 'signingTime', 'merchantIdentifierHash', 'publicKeyHash'])
+      optionalString(expected, key, 'vector.expected');
     if (expected.applicationData !== undefined && expected.applicationData !== null && typeof expected.applicationData !== 'string') {
       throw new VectorFormatError('vector.expected.applicationData must be a string or null');
     }
@@ -201,7 +231,11 @@ export function loadVector(path: string): LoadedVector {
     ...(root === 'apple' ? {} : { rootCertificate: readRelative(base, root, 'root') }),
   } as VerifierOptions;
   const token =
-    vector.token !== undefined ? vector.token : vector.tokenText !== undefined ? vector.tokenText : readRelative(base, vector.tokenFile!, 'tokenFile');
+    vector.token !== undefined
+      ? vector.token
+      : vector.tokenText !== undefined
+        ? vector.tokenText
+        : readRelative(base, vector.tokenFile!, 'tokenFile');
   return { path: abs, vector, token, options, now: new Date(vector.now) };
 }
 
@@ -234,7 +268,11 @@ export function compareOutcome(expected: Vector['expected'], outcome: Outcome): 
   const fields: [string, unknown, unknown][] = [
     ['version', expected.version, r.version],
     ['transactionId', expected.transactionId, r.transactionId],
-    ['signingTime', expected.signingTime === undefined ? undefined : new Date(expected.signingTime).toISOString(), r.signingTime.toISOString()],
+    [
+      'signingTime',
+      expected.signingTime === undefined ? undefined : new Date(expected.signingTime).toISOString(),
+      r.signingTime.toISOString(),
+    ],
     ['merchantIdentifierHash', expected.merchantIdentifierHash, r.merchantIdentifierHash],
     ['publicKeyHash', expected.publicKeyHash, r.publicKeyHash],
     ['applicationData', expected.applicationData === null ? 'absent' : expected.applicationData, r.applicationData ?? 'absent'],

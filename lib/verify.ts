@@ -1,26 +1,28 @@
 // The whole procedure of Apple's "Payment Token Format Reference", top to bottom, in Apple's order:
-// nothing is decrypted before the signature, the chain and the signing time have passed.
-import type { ChainValidator } from './chain.js';
-import { parseSignedData } from './cms.js';
+// nothing is decrypted before the signature, the chain and the signing time have passed, and a
+// transactionId is claimed against replay only after everything else has passed.
+import type { Chain, ChainValidator } from './chain.js';
+import { parseSignedData, type SignerInfo } from './cms.js';
 import { decryptAsync, decryptSync } from './decrypt.js';
 import { ApplePayError } from './errors.js';
 import type { Merchant } from './merchant.js';
+import type { StepTimer } from './observe.js';
 import { parsePayment, type Payment } from './payment.js';
+import type { ReplayGuard } from './replay.js';
 import { checkFreshness, checkSigner, verifySignerAsync, verifySignerSync, type FreshnessPolicy } from './signature.js';
 import { parseToken, signedContent, type ParsedToken, type TokenLimits, type TokenVersion } from './token.js';
-import type { Chain } from './chain.js';
-import type { SignerInfo } from './cms.js';
 
 export interface Policy extends FreshnessPolicy {
   readonly chains: ChainValidator;
   readonly merchants: ReadonlyMap<string, Merchant>;
   readonly versions: ReadonlySet<TokenVersion>;
   readonly limits: TokenLimits;
+  readonly replayGuard: ReplayGuard | null;
 }
 
 export interface Result {
   version: TokenVersion;
-  /** Lower-case hex. The caller must not credit the same transactionId twice. */
+  /** Lower-case hex. Without a replayGuard, the caller must not credit the same transactionId twice. */
   transactionId: string;
   signingTime: Date;
   /** Lower-case hex SHA-256 of the merchant's applicationData, when the token carries one. */
@@ -32,20 +34,23 @@ export interface Result {
   payment: Payment;
 }
 
-interface Verified {
+interface Checked {
   readonly token: ParsedToken;
   readonly signer: SignerInfo;
   readonly chain: Chain;
 }
 
 // Steps 1-2 up to the public-key operation: parse, read the CMS, check the chain, check the signer.
-function checkUntilSignature(policy: Policy, input: unknown): Verified {
+function checkUntilSignature(policy: Policy, input: unknown, timer: StepTimer | null): Checked {
   const token = parseToken(input, policy.limits);
+  if (timer !== null) timer.version = token.version;
   if (!policy.versions.has(token.version)) {
     throw new ApplePayError('UNSUPPORTED_VERSION', `token version ${token.version} is not enabled`, { field: 'version' });
   }
   const { certificates, signer } = parseSignedData(token.signature, token.version);
+  timer?.step('parse');
   const chain = policy.chains.validate(certificates, token.version, signer.signingTime);
+  timer?.step('chain');
   checkSigner(signer, chain, signedContent(token));
   return { token, signer, chain };
 }
@@ -65,13 +70,15 @@ function selectMerchant(policy: Policy, token: ParsedToken): Merchant {
   return merchant;
 }
 
-function finish(token: ParsedToken, signingTime: Date, merchant: Merchant, plaintext: Buffer): Result {
+function finish(token: ParsedToken, signingTime: Date, merchant: Merchant, plaintext: Buffer, timer: StepTimer | null): Result {
+  timer?.step('decrypt');
   let payment: Payment;
   try {
     payment = parsePayment(plaintext);
   } finally {
     plaintext.fill(0);
   }
+  timer?.step('payment');
   const result: Result = {
     version: token.version,
     transactionId: token.transactionId,
@@ -84,18 +91,50 @@ function finish(token: ParsedToken, signingTime: Date, merchant: Merchant, plain
   return result;
 }
 
-export function verifyTokenSync(policy: Policy, input: unknown, now: Date): Result {
-  const { token, signer, chain } = checkUntilSignature(policy, input);
+export function verifyTokenSync(policy: Policy, input: unknown, now: Date, timer: StepTimer | null): Result {
+  if (policy.replayGuard !== null) {
+    throw new ApplePayError('CONFIG_INVALID', 'a verifier with a replayGuard must use the asynchronous verifyAndDecrypt', {
+      field: 'replayGuard',
+    });
+  }
+  const { token, signer, chain } = checkUntilSignature(policy, input, timer);
   verifySignerSync(signer, chain.leaf.publicKey);
+  timer?.step('signature');
   checkFreshness(signer.signingTime, now, policy);
   const merchant = selectMerchant(policy, token);
-  return finish(token, signer.signingTime, merchant, decryptSync(merchant, token));
+  return finish(token, signer.signingTime, merchant, decryptSync(merchant, token), timer);
 }
 
-export async function verifyToken(policy: Policy, input: unknown, now: Date): Promise<Result> {
-  const { token, signer, chain } = checkUntilSignature(policy, input);
+export async function verifyToken(policy: Policy, input: unknown, now: Date, timer: StepTimer | null): Promise<Result> {
+  const { token, signer, chain } = checkUntilSignature(policy, input, timer);
   await verifySignerAsync(signer, chain.leaf.publicKey);
+  timer?.step('signature');
   checkFreshness(signer.signingTime, now, policy);
   const merchant = selectMerchant(policy, token);
-  return finish(token, signer.signingTime, merchant, await decryptAsync(merchant, token));
+  const result = finish(token, signer.signingTime, merchant, await decryptAsync(merchant, token), timer);
+  if (policy.replayGuard !== null) {
+    // Last, so that a forged or broken token can never use up a genuine transactionId. The entry must
+    // outlive the token's acceptance window: signing time + maximum age (+ skew, for clocks behind).
+    const expiresAt = new Date(signer.signingTime.getTime() + policy.maxSignatureAge + policy.maxClockSkew);
+    await claimTransaction(policy.replayGuard, token.transactionId, expiresAt);
+    timer?.step('replay');
+  }
+  return result;
+}
+
+async function claimTransaction(guard: ReplayGuard, transactionId: string, expiresAt: Date): Promise<void> {
+  let first: unknown;
+  try {
+    first = await guard.claim(transactionId, expiresAt);
+  } catch {
+    throw new ApplePayError('REPLAY_STORE_UNAVAILABLE', 'the replay store could not be reached; the token was not accepted');
+  }
+  if (first !== true) {
+    if (first === false)
+      throw new ApplePayError('REPLAY_DETECTED', 'this transactionId has already been accepted', { field: 'header.transactionId' });
+    throw new ApplePayError(
+      'REPLAY_STORE_UNAVAILABLE',
+      'the replay store gave an answer that is not a boolean; the token was not accepted',
+    );
+  }
 }

@@ -2,7 +2,7 @@
 // The last test checks that the list below covers ERROR_CODES, so a new code cannot ship untested.
 import { generateKeyPairSync } from 'node:crypto';
 import { describe, expect, test } from 'vitest';
-import { ERROR_CODES, createVerifier, verifyAndDecrypt, type ErrorCode, type VerifierOptions } from '../lib/index.js';
+import { ERROR_CODES, createVerifier, memoryReplayGuard, verifyAndDecrypt, type ErrorCode, type VerifierOptions } from '../lib/index.js';
 import { appleIntermediateSpec, appleLeafSpec, issueCertificate } from '../test-vectors/gen/pki.js';
 import { keyFile, loadRealSet, mint, pki, testVerifier } from './helpers.js';
 
@@ -314,6 +314,39 @@ describe('merchant key and decryption', () => {
     await rejectsWith(broken.verifyAndDecrypt(mint({ version: 'EC_v1' }).paymentData), 'INTERNAL');
     expect(broken.lastError()).toMatchObject({ code: 'INTERNAL' });
     expect(broken.lastError()?.message).not.toContain('clock source');
+  });
+});
+
+describe('replay protection', () => {
+  test('REPLAY_DETECTED: the same token accepted once, its replay refused', async () => {
+    const guarded = testVerifier({ replayGuard: memoryReplayGuard() });
+    const { paymentData } = mint({ version: 'EC_v1' });
+    await expect(guarded.verifyAndDecrypt(paymentData)).resolves.toBeDefined();
+    await rejectsWith(guarded.verifyAndDecrypt(paymentData), 'REPLAY_DETECTED');
+    // Same transactionId in other case: the id is compared decoded, not as text.
+    const upper = { ...paymentData, header: { ...paymentData.header, transactionId: paymentData.header.transactionId.toUpperCase() } };
+    await rejectsWith(guarded.verifyAndDecrypt(upper), 'REPLAY_DETECTED');
+  });
+
+  test('REPLAY_STORE_UNAVAILABLE: a failing store fails closed', async () => {
+    const down = testVerifier({ replayGuard: { claim: () => Promise.reject(new Error('ECONNREFUSED 127.0.0.1:6379')) } });
+    await rejectsWith(down.verifyAndDecrypt(mint({ version: 'EC_v1' }).paymentData), 'REPLAY_STORE_UNAVAILABLE');
+    expect(down.lastError()?.message).not.toContain('ECONNREFUSED');
+    const confused = testVerifier({ replayGuard: { claim: () => Promise.resolve('OK' as unknown as boolean) } });
+    await rejectsWith(confused.verifyAndDecrypt(mint({ version: 'EC_v1' }).paymentData), 'REPLAY_STORE_UNAVAILABLE');
+  });
+
+  test('a forged token never burns a genuine transactionId', async () => {
+    const guarded = testVerifier({ replayGuard: memoryReplayGuard() });
+    const genuine = mint({ version: 'EC_v1' });
+    const forged = mint({ version: 'EC_v1', transactionId: genuine.expected.transactionId, cms: { messageDigestOverride: Buffer.alloc(32) } });
+    await expect(guarded.verifyAndDecrypt(forged.paymentData)).rejects.toMatchObject({ code: 'SIGNATURE_INVALID' });
+    await expect(guarded.verifyAndDecrypt(genuine.paymentData)).resolves.toBeDefined();
+  });
+
+  test('the synchronous API refuses to run without the replay guard it was given', () => {
+    const guarded = testVerifier({ replayGuard: memoryReplayGuard() });
+    throwsWith(() => guarded.verifyAndDecryptSync(mint({ version: 'EC_v1' }).paymentData), 'CONFIG_INVALID');
   });
 });
 

@@ -1,0 +1,47 @@
+// Every verification publishes its outcome on node:diagnostics_channel, so operators can count codes,
+// time steps and alert without wrapping the API. Events carry codes and timings, never token bytes,
+// keys or payment data. Timings are taken only while someone subscribes.
+import diagnostics_channel from 'node:diagnostics_channel';
+import { performance } from 'node:perf_hooks';
+import type { ErrorCode } from './errors.js';
+import type { TokenVersion } from './token.js';
+
+export const VERIFY_CHANNEL_NAME = 'applepay-verify:verify';
+export const verifyChannel = diagnostics_channel.channel(VERIFY_CHANNEL_NAME);
+
+export type Step = 'parse' | 'chain' | 'signature' | 'decrypt' | 'payment' | 'replay';
+
+export interface VerifyEvent {
+  ok: boolean;
+  /** 'OK' on success. */
+  code: ErrorCode | 'OK';
+  /** Present once the token's version was read. */
+  version?: TokenVersion;
+  /** Whole verification, milliseconds. */
+  durationMs: number;
+  /** Milliseconds per step that ran: parse, chain, signature, decrypt, payment, replay. */
+  steps: Partial<Record<Step, number>>;
+}
+
+export class StepTimer {
+  readonly #start = performance.now();
+  #last = this.#start;
+  readonly steps: Partial<Record<Step, number>> = {};
+  version: TokenVersion | undefined;
+
+  step(name: Step): void {
+    const t = performance.now();
+    this.steps[name] = t - this.#last;
+    this.#last = t;
+  }
+
+  publish(code: ErrorCode | 'OK'): void {
+    const event: VerifyEvent = { ok: code === 'OK', code, durationMs: performance.now() - this.#start, steps: this.steps };
+    if (this.version !== undefined) event.version = this.version;
+    verifyChannel.publish(event);
+  }
+}
+
+export function startTimer(): StepTimer | null {
+  return verifyChannel.hasSubscribers ? new StepTimer() : null;
+}
