@@ -46,7 +46,8 @@ const char* MessageOf(Error error) {
   switch (error) {
     case Error::kArgument: return "Invalid argument";
     case Error::kKeyDecode: return "The private key could not be decoded (format or passphrase)";
-    case Error::kKeyUnsupported: return "Unsupported key: only EC P-256 and RSA of 2048 bits or more";
+    case Error::kKeyUnsupported:
+      return "Unsupported key: only EC P-256 and RSA of 2048 bits or more";
     case Error::kEphemeralKey: return "Invalid ephemeral public key";
     case Error::kDecrypt: return "Decryption failed";
     case Error::kInternal: return "Internal cryptographic failure";
@@ -234,17 +235,18 @@ class Addon : public Napi::Addon<Addon> {
  public:
   Addon(Napi::Env env, Napi::Object exports) {
     key_handle_constructor_ = Napi::Persistent(KeyHandle::Define(env));
-    DefineAddon(exports, {
-                             InstanceMethod<&Addon::ImportKey>("importKey", napi_enumerable),
-                             InstanceMethod<&Addon::DecryptEC>("decryptEC", napi_enumerable),
-                             InstanceMethod<&Addon::DecryptECAsync>("decryptECAsync", napi_enumerable),
-                             InstanceMethod<&Addon::DecryptRSA>("decryptRSA", napi_enumerable),
-                             InstanceMethod<&Addon::DecryptRSAAsync>("decryptRSAAsync", napi_enumerable),
-                             InstanceMethod<&Addon::Ecdh>("ecdh", napi_enumerable),
-                             InstanceMethod<&Addon::Kdf>("kdf", napi_enumerable),
-                             InstanceMethod<&Addon::AesGcmDecryptJs>("aesGcmDecrypt", napi_enumerable),
-                             InstanceMethod<&Addon::RsaOaepDecryptJs>("rsaOaepDecrypt", napi_enumerable),
-                         });
+    DefineAddon(exports,
+                {
+                    InstanceMethod<&Addon::ImportKey>("importKey", napi_enumerable),
+                    InstanceMethod<&Addon::DecryptEC>("decryptEC", napi_enumerable),
+                    InstanceMethod<&Addon::DecryptECAsync>("decryptECAsync", napi_enumerable),
+                    InstanceMethod<&Addon::DecryptRSA>("decryptRSA", napi_enumerable),
+                    InstanceMethod<&Addon::DecryptRSAAsync>("decryptRSAAsync", napi_enumerable),
+                    InstanceMethod<&Addon::Ecdh>("ecdh", napi_enumerable),
+                    InstanceMethod<&Addon::Kdf>("kdf", napi_enumerable),
+                    InstanceMethod<&Addon::AesGcmDecryptJs>("aesGcmDecrypt", napi_enumerable),
+                    InstanceMethod<&Addon::RsaOaepDecryptJs>("rsaOaepDecrypt", napi_enumerable),
+                });
   }
 
   // Handed from ImportKey to the KeyHandle constructor within one synchronous call; empty at all

@@ -37,8 +37,9 @@ struct MerchantKey {
   size_t rsa_modulus_bytes = 0;  // RSA only
 };
 
-// data: PEM (any label OpenSSL's decoders know, encrypted PKCS#8 and legacy-encrypted PEM included),
-// DER (PKCS#8, encrypted PKCS#8, SEC1, PKCS#1) or DER PKCS#12. passphrase: nullptr when absent.
+// data: PEM (any label OpenSSL's decoders know, encrypted PKCS#8 and legacy-encrypted PEM
+// included), DER (PKCS#8, encrypted PKCS#8, SEC1, PKCS#1) or DER PKCS#12.
+// passphrase: nullptr when absent (an encrypted key then fails; nothing ever prompts).
 // Errors: kKeyDecode (undecodable, wrong passphrase, inconsistent key pair), kKeyUnsupported
 // (decoded but neither EC P-256 nor RSA >= 2048), kInternal.
 Result<std::shared_ptr<const MerchantKey>> ImportKey(Bytes data, const SecretBytes* passphrase);

@@ -108,13 +108,16 @@ using EcPointPtr = std::unique_ptr<EC_POINT, Deleter<EC_POINT, EC_POINT_clear_fr
 using EvpPkeyPtr = std::unique_ptr<EVP_PKEY, Deleter<EVP_PKEY, EVP_PKEY_free>>;
 using EvpPkeyCtxPtr = std::unique_ptr<EVP_PKEY_CTX, Deleter<EVP_PKEY_CTX, EVP_PKEY_CTX_free>>;
 using EvpCipherPtr = std::unique_ptr<EVP_CIPHER, Deleter<EVP_CIPHER, EVP_CIPHER_free>>;
-using EvpCipherCtxPtr = std::unique_ptr<EVP_CIPHER_CTX, Deleter<EVP_CIPHER_CTX, EVP_CIPHER_CTX_free>>;
+using EvpCipherCtxPtr =
+    std::unique_ptr<EVP_CIPHER_CTX, Deleter<EVP_CIPHER_CTX, EVP_CIPHER_CTX_free>>;
 using EvpMdPtr = std::unique_ptr<EVP_MD, Deleter<EVP_MD, EVP_MD_free>>;
 using EvpMdCtxPtr = std::unique_ptr<EVP_MD_CTX, Deleter<EVP_MD_CTX, EVP_MD_CTX_free>>;
 using X509Ptr = std::unique_ptr<X509, Deleter<X509, X509_free>>;
 using Pkcs12Ptr = std::unique_ptr<PKCS12, Deleter<PKCS12, PKCS12_free>>;
-using DecoderCtxPtr = std::unique_ptr<OSSL_DECODER_CTX, Deleter<OSSL_DECODER_CTX, OSSL_DECODER_CTX_free>>;
-using EncoderCtxPtr = std::unique_ptr<OSSL_ENCODER_CTX, Deleter<OSSL_ENCODER_CTX, OSSL_ENCODER_CTX_free>>;
+using DecoderCtxPtr =
+    std::unique_ptr<OSSL_DECODER_CTX, Deleter<OSSL_DECODER_CTX, OSSL_DECODER_CTX_free>>;
+using EncoderCtxPtr =
+    std::unique_ptr<OSSL_ENCODER_CTX, Deleter<OSSL_ENCODER_CTX, OSSL_ENCODER_CTX_free>>;
 using LibCtxPtr = std::unique_ptr<OSSL_LIB_CTX, Deleter<OSSL_LIB_CTX, OSSL_LIB_CTX_free>>;
 
 inline void FreeBio(BIO* b) { BIO_free_all(b); }
@@ -123,9 +126,6 @@ using BioPtr = std::unique_ptr<BIO, Deleter<BIO, FreeBio>>;
 inline void UnloadProvider(OSSL_PROVIDER* p) { OSSL_PROVIDER_unload(p); }
 using ProviderPtr = std::unique_ptr<OSSL_PROVIDER, Deleter<OSSL_PROVIDER, UnloadProvider>>;
 
-inline void FreeX509Stack(STACK_OF(X509) * s) { sk_X509_pop_free(s, X509_free); }
-using X509StackPtr = std::unique_ptr<STACK_OF(X509), Deleter<STACK_OF(X509), FreeX509Stack>>;
-
 // Memory from OpenSSL's allocator that may hold key material (encoded private keys).
 struct OsslSecretFree {
   size_t size = 0;
@@ -133,10 +133,10 @@ struct OsslSecretFree {
 };
 using OsslSecretPtr = std::unique_ptr<unsigned char, OsslSecretFree>;
 
-// The OpenSSL error queue is per thread and shared with node:crypto, which assumes it is empty when
-// its own calls start. Every entry point (JS thread or libuv pool thread) holds one of these so that
-// nothing the addon provoked is left behind for node:crypto to misreport, and nothing stale from
-// before skews our own checks.
+// The OpenSSL error queue is per thread and shared with node:crypto, which assumes it is empty
+// when its own calls start. Every entry point (JS thread or libuv pool thread) holds one of these
+// so that nothing the addon provoked is left behind for node:crypto to misreport, and nothing
+// stale from before skews our own checks.
 class ClearErrorOnReturn {
  public:
   ClearErrorOnReturn() { ERR_clear_error(); }
