@@ -20,6 +20,7 @@ export type { TokenVersion } from './token.js';
 export { APPLE_ROOT_CA_G3, APPLE_ROOT_CA_G3_FINGERPRINT } from './apple-roots.js';
 export { memoryReplayGuard } from './replay.js';
 export type { ReplayGuard, MemoryReplayGuardOptions } from './replay.js';
+export { redisReplayGuard, DEFAULT_REDIS_KEY_PREFIX, type RedisReplayGuardOptions, type RedisSetNxClient } from './replay-redis.js';
 export { VERIFY_CHANNEL_NAME } from './observe.js';
 export type { VerifyEvent, Step } from './observe.js';
 
