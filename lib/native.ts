@@ -53,8 +53,9 @@ export interface NativeBinding {
 
 const require = createRequire(import.meta.url);
 
-// lib/native.ts (tests) and dist/native.js (package) both sit one level below build/.
-export const native: NativeBinding = require('../build/Release/applepay_verify.node') as NativeBinding;
+// lib/native.ts (tests) and dist/native.js (package) both sit one level below build/. The override
+// lets the sanitizer runs (scripts/asan.sh) load an instrumented build without replacing this one.
+export const native: NativeBinding = require(process.env.APPLEPAY_VERIFY_ADDON ?? '../build/Release/applepay_verify.node') as NativeBinding;
 
 export function isNativeError(err: unknown): err is NativeError {
   if (!(err instanceof Error)) return false;
