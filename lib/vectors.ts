@@ -10,8 +10,10 @@ import {
   ERROR_CODES,
   createVerifier,
   isApplePayError,
+  memoryReplayGuard,
   type ErrorCode,
   type MerchantOptions,
+  type ReplayGuard,
   type Result,
   type Verifier,
   type VerifierOptions,
@@ -39,6 +41,14 @@ export interface VectorOptions {
   maxClockSkew?: number;
   versions?: string[];
   maxTokenBytes?: number;
+}
+
+/** A vector with `replay` is verified by a verifier holding a memoryReplayGuard whose clock is `now`. */
+export interface VectorReplay {
+  /** transactionIds claimed before the token is verified, as if earlier tokens had carried them. */
+  claimed?: string[];
+  /** memoryReplayGuard's maxEntries. */
+  maxEntries?: number;
 }
 
 export interface ExpectedSuccess {
@@ -73,6 +83,7 @@ export interface Vector {
   /** ISO 8601: the verification instant. */
   now: string;
   options?: VectorOptions;
+  replay?: VectorReplay;
   expected: ExpectedSuccess | ExpectedFailure;
 }
 
@@ -112,8 +123,10 @@ const VECTOR_KEYS = new Set([
   'root',
   'now',
   'options',
+  'replay',
   'expected',
 ]);
+const REPLAY_KEYS = new Set(['claimed', 'maxEntries']);
 const MERCHANT_KEYS = new Set(['certificate', 'privateKey', 'passphrase', 'merchantIdentifier']);
 const OPTION_KEYS = new Set(['maxSignatureAge', 'maxClockSkew', 'versions', 'maxTokenBytes']);
 const SUCCESS_KEYS = new Set([
@@ -168,6 +181,20 @@ export function checkVector(value: unknown): Vector {
   if (value.options !== undefined) {
     if (!isRecord(value.options)) throw new VectorFormatError('vector.options must be an object');
     onlyKeys(value.options, OPTION_KEYS, 'vector.options');
+  }
+  if (value.replay !== undefined) {
+    const replay = value.replay;
+    if (!isRecord(replay)) throw new VectorFormatError('vector.replay must be an object');
+    onlyKeys(replay, REPLAY_KEYS, 'vector.replay');
+    if (replay.claimed !== undefined && !(Array.isArray(replay.claimed) && replay.claimed.every((id) => typeof id === 'string'))) {
+      throw new VectorFormatError('vector.replay.claimed must be a list of transactionIds');
+    }
+    if (
+      replay.maxEntries !== undefined &&
+      !(typeof replay.maxEntries === 'number' && Number.isSafeInteger(replay.maxEntries) && replay.maxEntries > 0)
+    ) {
+      throw new VectorFormatError('vector.replay.maxEntries must be a positive integer');
+    }
   }
   const expected = value.expected;
   if (!isRecord(expected)) throw new VectorFormatError('vector.expected must be an object');
@@ -239,11 +266,23 @@ export function loadVector(path: string): LoadedVector {
   return { path: abs, vector, token, options, now: new Date(vector.now) };
 }
 
+/** The vector's replay guard, with its earlier claims made; they last well past any acceptance window. */
+async function replayGuard(replay: VectorReplay, now: Date): Promise<ReplayGuard> {
+  const guard = memoryReplayGuard({ clock: () => now, ...(replay.maxEntries === undefined ? {} : { maxEntries: replay.maxEntries }) });
+  const until = new Date(now.getTime() + 24 * 3600 * 1000);
+  for (const id of replay.claimed ?? []) {
+    if (!(await guard.claim(id, until))) throw new VectorFormatError(`vector.replay.claimed lists ${id} twice`);
+  }
+  return guard;
+}
+
 /** Builds the verifier from the vector's configuration and verifies its token. Only non-library faults throw. */
 export async function verifyVector(loaded: LoadedVector): Promise<Outcome> {
+  const replay = loaded.vector.replay;
+  const options = replay === undefined ? loaded.options : { ...loaded.options, replayGuard: await replayGuard(replay, loaded.now) };
   let verifier: Verifier;
   try {
-    verifier = createVerifier(loaded.options);
+    verifier = createVerifier(options);
   } catch (err) {
     if (isApplePayError(err)) return { ok: false, code: err.code, message: err.message, stage: 'configuration' };
     throw err;
@@ -296,13 +335,14 @@ export async function runVector(path: string, dir: string = dirname(resolve(path
   const abs = resolve(path);
   const name = displayName(resolve(dir), abs);
   let loaded: LoadedVector;
+  let outcome: Outcome;
   try {
     loaded = loadVector(abs);
+    outcome = await verifyVector(loaded);
   } catch (err) {
     if (!(err instanceof VectorFormatError)) throw err;
     return { path: abs, name, description: '', passed: false, expected: '?', actual: 'unreadable', reason: err.message };
   }
-  const outcome = await verifyVector(loaded);
   const reason = compareOutcome(loaded.vector.expected, outcome);
   return {
     path: abs,
