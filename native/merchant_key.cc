@@ -163,7 +163,10 @@ Result<DecodedKey> ParsePkcs12(Bytes data, const SecretBytes* pass) {
   // never be the password of a PKCS#12 file OpenSSL reads.
   SecretBytes c_pass;
   if (pass != nullptr) {
-    if (std::memchr(pass->data(), 0, pass->size()) != nullptr) return Error::kKeyDecode;
+    // memchr needs a valid pointer even for zero bytes, and an empty vector has none.
+    if (pass->size() > 0 && std::memchr(pass->data(), 0, pass->size()) != nullptr) {
+      return Error::kKeyDecode;
+    }
     c_pass = SecretBytes(pass->size() + 1);
     if (pass->size() > 0) std::memcpy(c_pass.data(), pass->data(), pass->size());
     c_pass.data()[pass->size()] = 0;
