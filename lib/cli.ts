@@ -2,6 +2,7 @@
 // Scripts depend on its interface (flags, exit status, the --json object), so those only ever grow.
 //
 // Exit status: 0 verified, 1 token rejected, 2 usage or configuration error.
+import diagnostics_channel from 'node:diagnostics_channel';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import {
@@ -12,6 +13,8 @@ import {
   type Result,
   type Verifier,
   type VerifierOptions,
+  type VerifyEvent,
+  VERIFY_CHANNEL_NAME,
 } from './index.js';
 import { DEFAULT_VECTORS_DIR, findVectors, runVector, type VectorReport } from './vectors.js';
 
@@ -39,6 +42,9 @@ Options:
                       repeatable, paired with --cert in order (the i-th --key with the i-th --cert);
                       keys beyond the last --cert stand alone: PKCS#12, or with --merchant-id
   --passphrase TEXT   for an encrypted key or a PKCS#12 file (applies to every --key)
+  --passphrase-env VAR
+                      read the passphrase from environment variable VAR instead: a command
+                      line is visible to every user of the machine
   --merchant-id ID    merchant identifier, in place of --cert (with --key)
   --root FILE         trust anchor instead of the bundled Apple Root CA - G3
   --now ISO8601       verification instant, with a time zone (default: the current time)
@@ -46,6 +52,7 @@ Options:
   --json              print exactly one JSON object on stdout:
                       {"ok":true,"result":{...}} or {"ok":false,"code":"...","message":"..."}
   --reveal            human mode: show the full PAN, cryptogram, EMV data and cardholder name
+  --verbose           print the time of each step (parse, chain, signature, decrypt, payment) on stderr
   -h, --help          this text
   --version           the package version
 
@@ -58,7 +65,7 @@ applepay-verify vectors [DIR]
 
 Examples:
   applepay-verify --cert apple_pay.pem --key apple_pay.key token.json
-  applepay-verify --key apple_pay.p12 --passphrase "$P12_PASS" --json token.json
+  applepay-verify --key apple_pay.p12 --passphrase-env P12_PASS --json token.json
   curl -s https://shop.example/last-token | applepay-verify --key merchant.key --merchant-id merchant.com.example -
   applepay-verify --cert old.pem --key old.key --cert new.pem --key new.key token.json
   applepay-verify --cert cert.pem --key key.pem --now 2023-03-20T20:47:00Z stored-token.json
@@ -77,12 +84,14 @@ const OPTIONS = {
   cert: { type: 'string', multiple: true },
   key: { type: 'string', multiple: true },
   passphrase: { type: 'string' },
+  'passphrase-env': { type: 'string' },
   'merchant-id': { type: 'string' },
   root: { type: 'string' },
   now: { type: 'string' },
   'max-age': { type: 'string' },
   json: { type: 'boolean' },
   reveal: { type: 'boolean' },
+  verbose: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean' },
 } as const;
@@ -128,15 +137,25 @@ function merchantOptions(values: Values): MerchantOptions[] {
   if (merchantId !== undefined && certs.length === keys.length) {
     throw new UsageError('--merchant-id stands in place of --cert: give a --key without a --cert');
   }
+  const passphrase = readPassphrase(values);
   return keys.map((keyPath, i) => {
     const certPath = certs[i];
     return {
       privateKey: readConfigFile(keyPath, 'MERCHANT_KEY_INVALID', '--key'),
       ...(certPath === undefined ? {} : { certificate: readConfigFile(certPath, 'MERCHANT_CERT_INVALID', '--cert') }),
       ...(certPath === undefined && merchantId !== undefined ? { merchantIdentifier: merchantId } : {}),
-      ...(values.passphrase === undefined ? {} : { passphrase: values.passphrase }),
+      ...(passphrase === undefined ? {} : { passphrase }),
     };
   });
+}
+
+function readPassphrase(values: Values): string | undefined {
+  const variable = values['passphrase-env'];
+  if (variable === undefined) return values.passphrase;
+  if (values.passphrase !== undefined) throw new UsageError('give --passphrase or --passphrase-env, not both');
+  const value = process.env[variable];
+  if (value === undefined) throw new UsageError(`environment variable ${variable} is not set`);
+  return value;
 }
 
 function verifierOptions(values: Values): VerifierOptions {
@@ -257,6 +276,9 @@ async function verifyCommand(values: Values, positionals: string[], io: Io): Pro
   }
 
   const token = input === '-' ? await io.stdin() : readInput(input, 'token file');
+  // The library publishes each verification's step timings; listening is all --verbose needs.
+  const timings = (message: unknown): void => io.stderr(stepTimings(message as VerifyEvent));
+  if (values.verbose === true) diagnostics_channel.subscribe(VERIFY_CHANNEL_NAME, timings);
   try {
     const result = await verifier.verifyAndDecrypt(token, now === undefined ? {} : { now });
     if (json) io.stdout(`${JSON.stringify({ ok: true, result: jsonResult(result) })}\n`);
@@ -266,7 +288,14 @@ async function verifyCommand(values: Values, positionals: string[], io: Io): Pro
     if (!isApplePayError(err)) throw err;
     report(io, json, err.code, err.message, 'rejected');
     return EXIT_REJECTED;
+  } finally {
+    if (values.verbose === true) diagnostics_channel.unsubscribe(VERIFY_CHANNEL_NAME, timings);
   }
+}
+
+function stepTimings(event: VerifyEvent): string {
+  const steps = Object.entries(event.steps).map(([step, ms]) => `${step} ${ms.toFixed(3)} ms`);
+  return `applepay-verify: ${event.code} in ${event.durationMs.toFixed(3)} ms (${steps.join(', ')})\n`;
 }
 
 function report(io: Io, json: boolean, code: string, message: string, what: string): void {

@@ -154,6 +154,46 @@ describe('verifying a token', () => {
     expect(json(emptyPass)).toMatchObject({ ok: true });
   });
 
+  test('--passphrase-env reads the PKCS#12 passphrase from the environment', () => {
+    const r = spawnSync(
+      process.execPath,
+      [BIN, '--key', join(PKI, 'merchant-ec.p12'), '--passphrase-env', 'P12_PASS', ...testRoot, '--json', ecToken],
+      {
+        encoding: 'utf8',
+        env: { ...process.env, P12_PASS: 'test-passphrase' },
+      },
+    );
+    printed.push(r.stdout, r.stderr);
+    expect(r.status).toBe(0);
+    const wrong = spawnSync(
+      process.execPath,
+      [BIN, '--key', join(PKI, 'merchant-ec.p12'), '--passphrase-env', 'P12_PASS', ...testRoot, '--json', ecToken],
+      {
+        encoding: 'utf8',
+        env: { ...process.env, P12_PASS: 'wrong' },
+      },
+    );
+    expect(wrong.status).toBe(2);
+    expect(JSON.parse(wrong.stdout)).toMatchObject({ ok: false, code: 'MERCHANT_KEY_INVALID' });
+    expect(
+      run(['--key', join(PKI, 'merchant-ec.p12'), '--passphrase-env', 'APPLEPAY_VERIFY_UNSET_VARIABLE', ...testRoot, ecToken]).status,
+    ).toBe(2);
+  });
+
+  test('--verbose prints the time of each step on stderr, for success and rejection', () => {
+    const ok = run([...ec, ...testRoot, '--verbose', '--json', ecToken]);
+    expect(ok.status).toBe(0);
+    expect(json(ok)).toMatchObject({ ok: true });
+    expect(ok.stderr).toMatch(
+      /^applepay-verify: OK in [\d.]+ ms \(parse [\d.]+ ms, chain [\d.]+ ms, signature [\d.]+ ms, decrypt [\d.]+ ms, payment [\d.]+ ms\)\n$/,
+    );
+    const rejected = run([...ec, '--root', join(PKI, 'root.pem'), '--now', '2030-01-01T00:00:00Z', '--verbose', ecToken]);
+    expect(rejected.status).toBe(1);
+    expect(rejected.stderr).toMatch(
+      /applepay-verify: SIGNING_TIME_TOO_OLD in [\d.]+ ms \(parse [\d.]+ ms, chain [\d.]+ ms, signature [\d.]+ ms\)/,
+    );
+  });
+
   test('--max-age widens the signing-time window', () => {
     const late = ['--now', '2025-03-01T12:06:40Z'];
     const tooOld = run([...ec, '--root', join(PKI, 'root.pem'), ...late, '--json', ecToken]);
