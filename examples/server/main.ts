@@ -84,8 +84,12 @@ async function replayStore(): Promise<Store> {
   redis.on('ready', () => {
     lastError = '';
   });
-  // Refuse to start without the store: a boot that cannot reach it is a configuration problem.
-  await redis.connect();
+  // Refuse to start without the store: a boot that cannot reach it is a configuration problem. The URL
+  // is not repeated in the message: it may hold a password.
+  await redis.connect().catch((err: unknown) => {
+    redis.disconnect();
+    throw new Error(`cannot reach the Redis of REDIS_URL: ${lastError || (err instanceof Error ? err.message : String(err))}`);
+  });
   return { guard: redisReplayGuard(redis), kind: 'redis', close: async () => void (await redis.quit().catch(() => redis.disconnect())) };
 }
 
