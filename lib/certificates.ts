@@ -84,6 +84,9 @@ export function parseCertificate(der: Uint8Array): ParsedCertificate {
   if (!algorithmDer(cert.signatureAlgorithm).equals(algorithmDer(cert.signature))) {
     throw new CertificateError('certificate signature algorithms disagree');
   }
+  // The unused-bits octet of signatureValue is outside every signature and pkijs drops it, so a
+  // token could carry Apple's certificates with it changed and still verify. DER says zero.
+  if (cert.signatureValue.valueBlock.unusedBits !== 0) throw new CertificateError('certificate signature value has unused bits');
 
   const extensions = new Map<string, Buffer>();
   let isCA = false;
