@@ -14,6 +14,7 @@ export const NATIVE_CODES = [
   'ERR_EPHEMERAL_KEY', // not a named-curve P-256 SPKI carrying an uncompressed point on the curve
   'ERR_DECRYPT', // OAEP failure, wrong unwrapped-key length, bad GCM tag: deliberately indistinguishable
   'ERR_INTERNAL', // an OpenSSL failure the input cannot explain (allocation, provider)
+  'ERR_SIGNATURE', // the signature does not verify with the signer key
 ] as const;
 export type NativeCode = (typeof NATIVE_CODES)[number];
 
@@ -32,6 +33,13 @@ export interface MerchantKeyHandle {
   readonly certificate: Buffer | null;
 }
 
+/** A signer's public key (Apple's leaf certificate key), decoded once and cached by the caller. */
+export interface SignerKeyHandle {
+  readonly type: 'ec' | 'rsa';
+  /** EC: 256; RSA: modulus bits. */
+  readonly bits: number;
+}
+
 export interface NativeBinding {
   /** PEM (any of the key labels, encrypted PKCS#8 included), DER (PKCS#8, SEC1, PKCS#1) or PKCS#12. */
   importKey(data: Uint8Array, passphrase?: Uint8Array | null): MerchantKeyHandle;
@@ -43,6 +51,63 @@ export interface NativeBinding {
   /** RSA_v1: RSA-OAEP(SHA-256, MGF1-SHA-256, empty label) unwrap of a 16-byte key -> AES-128-GCM. */
   decryptRSA(key: MerchantKeyHandle, wrappedKey: Uint8Array, data: Uint8Array): Buffer;
   decryptRSAAsync(key: MerchantKeyHandle, wrappedKey: Uint8Array, data: Uint8Array): Promise<Buffer>;
+
+  /**
+   * DER SubjectPublicKeyInfo, nothing after it: EC P-256 by its named-curve OID, or RSA of 2048 bits or more.
+   * ERR_KEY_DECODE for bytes that are not such a structure (or trailing bytes, or an invalid point),
+   * ERR_KEY_UNSUPPORTED for any other key type, curve, explicit curve parameters or RSA size.
+   */
+  importPublicKey(spki: Uint8Array): SignerKeyHandle;
+
+  /**
+   * The signature over SHA-256(message), by the signer's type: ECDSA with a strict-DER Ecdsa-Sig-Value
+   * (r, s in [1, n-1]) or RSASSA-PKCS1-v1_5 with the SHA-256 DigestInfo. false for any signature that does
+   * not verify, malformed ones included; ERR_ARGUMENT only for JS types and sizes (an empty signature included).
+   */
+  verifySignature(key: SignerKeyHandle, message: Uint8Array, signature: Uint8Array): boolean;
+  verifySignatureAsync(key: SignerKeyHandle, message: Uint8Array, signature: Uint8Array): Promise<boolean>;
+
+  /**
+   * Verifies the signature first; decrypts only if it verifies (ERR_SIGNATURE otherwise). Same decrypt
+   * semantics and codes as decryptEC. The signer must be EC (ERR_ARGUMENT otherwise). One thread-pool job
+   * for both steps in the asynchronous form.
+   */
+  verifyAndDecryptEC(
+    signer: SignerKeyHandle,
+    message: Uint8Array,
+    signature: Uint8Array,
+    key: MerchantKeyHandle,
+    ephemeralPublicKey: Uint8Array,
+    partyV: Uint8Array,
+    data: Uint8Array,
+  ): Buffer;
+  verifyAndDecryptECAsync(
+    signer: SignerKeyHandle,
+    message: Uint8Array,
+    signature: Uint8Array,
+    key: MerchantKeyHandle,
+    ephemeralPublicKey: Uint8Array,
+    partyV: Uint8Array,
+    data: Uint8Array,
+  ): Promise<Buffer>;
+
+  /** As verifyAndDecryptEC, for RSA_v1: an RSA signer, then decryptRSA's semantics and codes. */
+  verifyAndDecryptRSA(
+    signer: SignerKeyHandle,
+    message: Uint8Array,
+    signature: Uint8Array,
+    key: MerchantKeyHandle,
+    wrappedKey: Uint8Array,
+    data: Uint8Array,
+  ): Buffer;
+  verifyAndDecryptRSAAsync(
+    signer: SignerKeyHandle,
+    message: Uint8Array,
+    signature: Uint8Array,
+    key: MerchantKeyHandle,
+    wrappedKey: Uint8Array,
+    data: Uint8Array,
+  ): Promise<Buffer>;
 
   // Single primitives, exposed for known-answer and Wycheproof tests; the token path never calls them.
   ecdh(key: MerchantKeyHandle, ephemeralPublicKey: Uint8Array): Buffer;

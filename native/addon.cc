@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <memory>
 #include <new>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -15,6 +16,7 @@
 #include "ossl.h"
 #include "primitives.h"
 #include "result.h"
+#include "signer_key.h"
 #include "token.h"
 
 namespace applepay {
@@ -29,6 +31,8 @@ constexpr size_t kMaxPassphraseSize = 1024;
 // Identifies objects created by importKey. A prototype can be forged from JavaScript; a type tag
 // cannot, so the tag (not instanceof) is what lets a native pointer out of an object.
 constexpr napi_type_tag kKeyHandleTag = {0x6170706c65706179ULL, 0x6b65792d68646c31ULL};
+// Objects created by importPublicKey: a different tag, so neither handle passes for the other.
+constexpr napi_type_tag kSignerHandleTag = {0x6170706c65706179ULL, 0x7369676e2d68646cULL};
 
 const char* CodeOf(Error error) {
   switch (error) {
@@ -38,6 +42,7 @@ const char* CodeOf(Error error) {
     case Error::kEphemeralKey: return "ERR_EPHEMERAL_KEY";
     case Error::kDecrypt: return "ERR_DECRYPT";
     case Error::kInternal: return "ERR_INTERNAL";
+    case Error::kSignature: return "ERR_SIGNATURE";
   }
   return "ERR_INTERNAL";
 }
@@ -45,12 +50,13 @@ const char* CodeOf(Error error) {
 const char* MessageOf(Error error) {
   switch (error) {
     case Error::kArgument: return "Invalid argument";
-    case Error::kKeyDecode: return "The private key could not be decoded (format or passphrase)";
+    case Error::kKeyDecode: return "The key could not be decoded (format or passphrase)";
     case Error::kKeyUnsupported:
       return "Unsupported key: only EC P-256 and RSA of 2048 bits or more";
     case Error::kEphemeralKey: return "Invalid ephemeral public key";
     case Error::kDecrypt: return "Decryption failed";
     case Error::kInternal: return "Internal cryptographic failure";
+    case Error::kSignature: return "The signature does not verify with the signer key";
   }
   return "Internal cryptographic failure";
 }
@@ -108,11 +114,21 @@ Napi::Buffer<uint8_t> ToBuffer(Napi::Env env, const uint8_t* data, size_t size) 
   return Napi::Buffer<uint8_t>::Copy(env, data, size);
 }
 
+// A core result as a JavaScript value: plaintexts and secrets as Buffers, verdicts as booleans.
+template <typename T>
+Napi::Value ToJs(Napi::Env env, const T& bytes) {
+  return ToBuffer(env, bytes.data(), bytes.size());
+}
+Napi::Value ToJs(Napi::Env env, bool verified) { return Napi::Boolean::New(env, verified); }
+
 template <typename T>
 Napi::Value ReturnOrThrow(Napi::Env env, const Result<T>& result) {
   if (!result.ok()) throw ToJsError(env, result.error());
-  const T& value = result.value();
-  return ToBuffer(env, value.data(), value.size());
+  return ToJs(env, result.value());
+}
+
+std::vector<uint8_t> CopyBytes(Bytes bytes) {
+  return std::vector<uint8_t>(bytes.data, bytes.data + bytes.size);
 }
 
 class Addon;
@@ -159,53 +175,77 @@ class KeyHandle : public Napi::ObjectWrap<KeyHandle> {
   std::shared_ptr<const MerchantKey> key_;
 };
 
+// The JavaScript object behind SignerKeyHandle: one reference to an immutable SignerKey.
+class SignerHandle : public Napi::ObjectWrap<SignerHandle> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "SignerKeyHandle",
+                       {
+                           InstanceAccessor<&SignerHandle::GetType>("type", napi_enumerable),
+                           InstanceAccessor<&SignerHandle::GetBits>("bits", napi_enumerable),
+                       });
+  }
+
+  explicit SignerHandle(const Napi::CallbackInfo& info);
+
+  const std::shared_ptr<const SignerKey>& key() const { return key_; }
+
+ private:
+  Napi::Value GetType(const Napi::CallbackInfo& info) {
+    if (!key_) return info.Env().Undefined();
+    return Napi::String::New(info.Env(), key_->type() == KeyType::kEc ? "ec" : "rsa");
+  }
+  Napi::Value GetBits(const Napi::CallbackInfo& info) {
+    if (!key_) return info.Env().Undefined();
+    return Napi::Number::New(info.Env(), key_->bits());
+  }
+
+  std::shared_ptr<const SignerKey> key_;
+};
+
 enum class TokenKind { kEc, kRsa };
 
-// Runs one token decryption on libuv's pool. Inputs are copied here, on the JS thread, because the
-// caller's ArrayBuffers may be detached or overwritten while the job is queued. The persistent
-// reference keeps the handle object alive (and the shared_ptr the key itself) until OnOK.
-class DecryptWorker : public Napi::AsyncWorker {
+// Runs one core call on libuv's pool and settles a Promise with its Result. Subclasses copy their
+// inputs in their constructors, on the JS thread, because the caller's ArrayBuffers may be detached
+// or overwritten while the job is queued. Hold keeps a handle object alive (the subclass's
+// shared_ptr keeps the key itself) until the worker is deleted after OnOK / OnError.
+template <typename T>
+class PromiseWorker : public Napi::AsyncWorker {
  public:
-  DecryptWorker(Napi::Env env, Napi::Object handle, std::shared_ptr<const MerchantKey> key,
-                TokenKind kind, Bytes header_key, Bytes party_v, Bytes data)
-      : Napi::AsyncWorker(env, "applepay-verify:decrypt"),
-        deferred_(Napi::Promise::Deferred::New(env)),
-        handle_ref_(Napi::Persistent(handle)),
-        key_(std::move(key)),
-        kind_(kind),
-        header_key_(header_key.data, header_key.data + header_key.size),
-        party_v_(party_v.data, party_v.data + party_v.size),
-        data_(data.data, data.data + data.size) {}
-
   Napi::Promise Promise() const { return deferred_.Promise(); }
 
  protected:
-  void Execute() override {
+  PromiseWorker(Napi::Env env, const char* resource_name)
+      : Napi::AsyncWorker(env, resource_name), deferred_(Napi::Promise::Deferred::New(env)) {}
+
+  void Hold(Napi::Object handle) { handle_refs_.push_back(Napi::Persistent(handle)); }
+
+  // The core call, on the pool thread.
+  virtual Result<T> Run() = 0;
+
+  void Execute() final {
     ClearErrorOnReturn clear_errors;  // the pool thread has its own OpenSSL error queue
     try {
-      result_ = kind_ == TokenKind::kEc
-                    ? DecryptEcToken(*key_, Bytes(header_key_), Bytes(party_v_), Bytes(data_))
-                    : DecryptRsaToken(*key_, Bytes(header_key_), Bytes(data_));
+      result_ = Run();
     } catch (const std::bad_alloc&) {
       result_ = Error::kInternal;
     }
   }
 
-  void OnOK() override {
+  void OnOK() final {
     Napi::Env env = Env();
     try {
       if (!result_.ok()) {
         deferred_.Reject(ToJsError(env, result_.error()).Value());
         return;
       }
-      const SecretBytes& plaintext = result_.value();
-      deferred_.Resolve(ToBuffer(env, plaintext.data(), plaintext.size()));
+      deferred_.Resolve(ToJs(env, result_.value()));
     } catch (const Napi::Error& e) {
       RejectQuietly(e);
     }
   }
 
-  void OnError(const Napi::Error& e) override { RejectQuietly(e); }
+  void OnError(const Napi::Error& e) final { RejectQuietly(e); }
 
  private:
   // Nothing may escape OnOK/OnError: node-addon-api would rethrow into an environment that, when a
@@ -220,13 +260,87 @@ class DecryptWorker : public Napi::AsyncWorker {
   }
 
   Napi::Promise::Deferred deferred_;
-  Napi::ObjectReference handle_ref_;
+  std::vector<Napi::ObjectReference> handle_refs_;
+  Result<T> result_ = Error::kInternal;
+};
+
+// The signer half of a verify-and-decrypt call as the boundary read it (borrowed bytes).
+struct SignerArgs {
+  Napi::Object handle;
+  std::shared_ptr<const SignerKey> key;
+  Bytes message;
+  Bytes signature;
+};
+
+// One token on the pool: decryption alone (decryptECAsync / decryptRSAAsync), or the signature
+// check and then the decryption in the same job (verifyAndDecrypt*Async), so a token costs one
+// thread-pool hop whatever it needs.
+class DecryptWorker : public PromiseWorker<SecretBytes> {
+ public:
+  DecryptWorker(Napi::Env env, Napi::Object handle, std::shared_ptr<const MerchantKey> key,
+                TokenKind kind, Bytes header_key, Bytes party_v, Bytes data,
+                const SignerArgs* signer = nullptr)
+      : PromiseWorker<SecretBytes>(env, signer != nullptr ? "applepay-verify:verify-decrypt"
+                                                          : "applepay-verify:decrypt"),
+        key_(std::move(key)),
+        kind_(kind),
+        header_key_(CopyBytes(header_key)),
+        party_v_(CopyBytes(party_v)),
+        data_(CopyBytes(data)) {
+    Hold(handle);
+    if (signer != nullptr) {
+      Hold(signer->handle);
+      signer_ = signer->key;
+      message_ = CopyBytes(signer->message);
+      signature_ = CopyBytes(signer->signature);
+    }
+  }
+
+ protected:
+  Result<SecretBytes> Run() override {
+    if (signer_) {
+      return kind_ == TokenKind::kEc
+                 ? VerifyAndDecryptEcToken(*signer_, Bytes(message_), Bytes(signature_), *key_,
+                                           Bytes(header_key_), Bytes(party_v_), Bytes(data_))
+                 : VerifyAndDecryptRsaToken(*signer_, Bytes(message_), Bytes(signature_), *key_,
+                                            Bytes(header_key_), Bytes(data_));
+    }
+    return kind_ == TokenKind::kEc
+               ? DecryptEcToken(*key_, Bytes(header_key_), Bytes(party_v_), Bytes(data_))
+               : DecryptRsaToken(*key_, Bytes(header_key_), Bytes(data_));
+  }
+
+ private:
   std::shared_ptr<const MerchantKey> key_;
   TokenKind kind_;
   std::vector<uint8_t> header_key_;
   std::vector<uint8_t> party_v_;
   std::vector<uint8_t> data_;
-  Result<SecretBytes> result_ = Error::kInternal;
+  std::shared_ptr<const SignerKey> signer_;  // null: decryption only
+  std::vector<uint8_t> message_;
+  std::vector<uint8_t> signature_;
+};
+
+// verifySignatureAsync: the signature check alone.
+class VerifyWorker : public PromiseWorker<bool> {
+ public:
+  explicit VerifyWorker(Napi::Env env, const SignerArgs& signer)
+      : PromiseWorker<bool>(env, "applepay-verify:verify"),
+        signer_(signer.key),
+        message_(CopyBytes(signer.message)),
+        signature_(CopyBytes(signer.signature)) {
+    Hold(signer.handle);
+  }
+
+ protected:
+  Result<bool> Run() override {
+    return VerifySignature(*signer_, Bytes(message_), Bytes(signature_));
+  }
+
+ private:
+  std::shared_ptr<const SignerKey> signer_;
+  std::vector<uint8_t> message_;
+  std::vector<uint8_t> signature_;
 };
 
 // Per-environment state (one instance per main thread / worker_thread), registered through
@@ -235,6 +349,7 @@ class Addon : public Napi::Addon<Addon> {
  public:
   Addon(Napi::Env env, Napi::Object exports) {
     key_handle_constructor_ = Napi::Persistent(KeyHandle::Define(env));
+    signer_handle_constructor_ = Napi::Persistent(SignerHandle::Define(env));
     DefineAddon(exports,
                 {
                     InstanceMethod<&Addon::ImportKey>("importKey", napi_enumerable),
@@ -246,12 +361,26 @@ class Addon : public Napi::Addon<Addon> {
                     InstanceMethod<&Addon::Kdf>("kdf", napi_enumerable),
                     InstanceMethod<&Addon::AesGcmDecryptJs>("aesGcmDecrypt", napi_enumerable),
                     InstanceMethod<&Addon::RsaOaepDecryptJs>("rsaOaepDecrypt", napi_enumerable),
+                    InstanceMethod<&Addon::ImportPublicKey>("importPublicKey", napi_enumerable),
+                    InstanceMethod<&Addon::VerifySignature>("verifySignature", napi_enumerable),
+                    InstanceMethod<&Addon::VerifySignatureAsync>("verifySignatureAsync",
+                                                                 napi_enumerable),
+                    InstanceMethod<&Addon::VerifyAndDecryptEC>("verifyAndDecryptEC",
+                                                               napi_enumerable),
+                    InstanceMethod<&Addon::VerifyAndDecryptECAsync>("verifyAndDecryptECAsync",
+                                                                    napi_enumerable),
+                    InstanceMethod<&Addon::VerifyAndDecryptRSA>("verifyAndDecryptRSA",
+                                                                napi_enumerable),
+                    InstanceMethod<&Addon::VerifyAndDecryptRSAAsync>("verifyAndDecryptRSAAsync",
+                                                                     napi_enumerable),
                 });
   }
 
   // Handed from ImportKey to the KeyHandle constructor within one synchronous call; empty at all
   // other times, which is how the constructor refuses `new handle.constructor()` from JavaScript.
   std::shared_ptr<const MerchantKey> TakePendingKey() { return std::move(pending_key_); }
+  // The same handoff from ImportPublicKey to the SignerHandle constructor.
+  std::shared_ptr<const SignerKey> TakePendingSigner() { return std::move(pending_signer_); }
 
  private:
   Napi::Value ImportKey(const Napi::CallbackInfo& info) {
@@ -265,17 +394,34 @@ class Addon : public Napi::Addon<Addon> {
     }
     Result<std::shared_ptr<const MerchantKey>> key = applepay::ImportKey(data, passphrase.get());
     if (!key.ok()) throw ToJsError(env, key.error());
+    return NewHandle(key_handle_constructor_, pending_key_, std::move(key.value()), &kKeyHandleTag);
+  }
 
-    pending_key_ = std::move(key.value());
+  Napi::Value ImportPublicKey(const Napi::CallbackInfo& info) {
+    ClearErrorOnReturn clear_errors;
+    const Bytes spki = GetInput(info, 0, "spki");
+    Result<std::shared_ptr<const SignerKey>> key = applepay::ImportPublicKey(spki);
+    if (!key.ok()) throw ToJsError(info.Env(), key.error());
+    return NewHandle(signer_handle_constructor_, pending_signer_, std::move(key.value()),
+                     &kSignerHandleTag);
+  }
+
+  // Runs the handle class's constructor, which takes `key` from `pending` (the only way to make
+  // one), and tags the object so that GetKey / GetSigner can trust it.
+  template <typename Key>
+  static Napi::Object NewHandle(Napi::FunctionReference& constructor,
+                                std::shared_ptr<const Key>& pending,
+                                std::shared_ptr<const Key> key, const napi_type_tag* tag) {
+    pending = std::move(key);
     Napi::Object handle;
     try {
-      handle = key_handle_constructor_.New({});
+      handle = constructor.New({});
     } catch (...) {
-      pending_key_.reset();
+      pending.reset();
       throw;
     }
-    pending_key_.reset();
-    handle.TypeTag(&kKeyHandleTag);
+    pending.reset();
+    handle.TypeTag(tag);
     return handle;
   }
 
@@ -291,10 +437,89 @@ class Addon : public Napi::Addon<Addon> {
   }
 
   static std::shared_ptr<const MerchantKey> GetKeyOfType(const Napi::CallbackInfo& info,
-                                                         KeyType type) {
-    std::shared_ptr<const MerchantKey> key = GetKey(info, 0);
+                                                         KeyType type, size_t index = 0) {
+    std::shared_ptr<const MerchantKey> key = GetKey(info, index);
     if (key->type != type) ThrowArgument(info.Env(), "key");
     return key;
+  }
+
+  // Arguments 0 to 2 of every signature call: signer (an object created by importPublicKey in this
+  // environment, of `type` if given), message (may be empty: SHA-256 of nothing is well defined)
+  // and signature.
+  static SignerArgs GetSignerArgs(const Napi::CallbackInfo& info, std::optional<KeyType> type) {
+    Napi::Value value = info[0];
+    if (!value.IsObject()) ThrowArgument(info.Env(), "signer");
+    Napi::Object object = value.As<Napi::Object>();
+    if (!object.CheckTypeTag(&kSignerHandleTag)) ThrowArgument(info.Env(), "signer");
+    SignerHandle* handle = SignerHandle::Unwrap(object);
+    if (handle == nullptr || !handle->key()) ThrowArgument(info.Env(), "signer");
+    if (type && handle->key()->type() != *type) ThrowArgument(info.Env(), "signer");
+    SignerArgs args{object, handle->key(), Bytes(), Bytes()};
+    args.message = GetOptionalInput(info, 1, "message");
+    args.signature = GetInput(info, 2, "signature");
+    return args;
+  }
+
+  Napi::Value VerifySignature(const Napi::CallbackInfo& info) {
+    ClearErrorOnReturn clear_errors;
+    const SignerArgs signer = GetSignerArgs(info, std::nullopt);
+    return ReturnOrThrow(info.Env(),
+                         applepay::VerifySignature(*signer.key, signer.message, signer.signature));
+  }
+
+  Napi::Value VerifySignatureAsync(const Napi::CallbackInfo& info) {
+    return Queue(info, [&]() {
+      const SignerArgs signer = GetSignerArgs(info, std::nullopt);
+      return std::make_unique<VerifyWorker>(info.Env(), signer);
+    });
+  }
+
+  // verifyAndDecryptEC(signer, message, signature, key, ephemeralPublicKey, partyV, data)
+  Napi::Value VerifyAndDecryptEC(const Napi::CallbackInfo& info) {
+    ClearErrorOnReturn clear_errors;
+    const SignerArgs signer = GetSignerArgs(info, KeyType::kEc);
+    const auto key = GetKeyOfType(info, KeyType::kEc, 3);
+    const Bytes ephemeral = GetInput(info, 4, "ephemeralPublicKey");
+    const Bytes party_v = GetInput(info, 5, "partyV");
+    const Bytes data = GetInput(info, 6, "data");
+    return ReturnOrThrow(info.Env(), VerifyAndDecryptEcToken(*signer.key, signer.message,
+                                                             signer.signature, *key, ephemeral,
+                                                             party_v, data));
+  }
+
+  Napi::Value VerifyAndDecryptECAsync(const Napi::CallbackInfo& info) {
+    return Queue(info, [&]() {
+      const SignerArgs signer = GetSignerArgs(info, KeyType::kEc);
+      const auto key = GetKeyOfType(info, KeyType::kEc, 3);
+      const Bytes ephemeral = GetInput(info, 4, "ephemeralPublicKey");
+      const Bytes party_v = GetInput(info, 5, "partyV");
+      const Bytes data = GetInput(info, 6, "data");
+      return std::make_unique<DecryptWorker>(info.Env(), info[3].As<Napi::Object>(), key,
+                                             TokenKind::kEc, ephemeral, party_v, data, &signer);
+    });
+  }
+
+  // verifyAndDecryptRSA(signer, message, signature, key, wrappedKey, data)
+  Napi::Value VerifyAndDecryptRSA(const Napi::CallbackInfo& info) {
+    ClearErrorOnReturn clear_errors;
+    const SignerArgs signer = GetSignerArgs(info, KeyType::kRsa);
+    const auto key = GetKeyOfType(info, KeyType::kRsa, 3);
+    const Bytes wrapped = GetInput(info, 4, "wrappedKey");
+    const Bytes data = GetInput(info, 5, "data");
+    return ReturnOrThrow(info.Env(), VerifyAndDecryptRsaToken(*signer.key, signer.message,
+                                                              signer.signature, *key, wrapped,
+                                                              data));
+  }
+
+  Napi::Value VerifyAndDecryptRSAAsync(const Napi::CallbackInfo& info) {
+    return Queue(info, [&]() {
+      const SignerArgs signer = GetSignerArgs(info, KeyType::kRsa);
+      const auto key = GetKeyOfType(info, KeyType::kRsa, 3);
+      const Bytes wrapped = GetInput(info, 4, "wrappedKey");
+      const Bytes data = GetInput(info, 5, "data");
+      return std::make_unique<DecryptWorker>(info.Env(), info[3].As<Napi::Object>(), key,
+                                             TokenKind::kRsa, wrapped, Bytes(), data, &signer);
+    });
   }
 
   Napi::Value DecryptEC(const Napi::CallbackInfo& info) {
@@ -340,7 +565,7 @@ class Addon : public Napi::Addon<Addon> {
   static Napi::Value Queue(const Napi::CallbackInfo& info, MakeWorker make_worker) {
     Napi::Env env = info.Env();
     try {
-      std::unique_ptr<DecryptWorker> worker = make_worker();
+      auto worker = make_worker();  // a std::unique_ptr to a PromiseWorker
       Napi::Promise promise = worker->Promise();
       worker->Queue();
       worker.release();  // owned by node-addon-api from here: deleted after OnOK / OnError
@@ -392,12 +617,19 @@ class Addon : public Napi::Addon<Addon> {
   }
 
   Napi::FunctionReference key_handle_constructor_;
+  Napi::FunctionReference signer_handle_constructor_;
   std::shared_ptr<const MerchantKey> pending_key_;
+  std::shared_ptr<const SignerKey> pending_signer_;
 };
 
 KeyHandle::KeyHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<KeyHandle>(info) {
   key_ = info.Env().GetInstanceData<Addon>()->TakePendingKey();
   if (!key_) ThrowArgument(info.Env(), "MerchantKeyHandle is created by importKey only");
+}
+
+SignerHandle::SignerHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<SignerHandle>(info) {
+  key_ = info.Env().GetInstanceData<Addon>()->TakePendingSigner();
+  if (!key_) ThrowArgument(info.Env(), "SignerKeyHandle is created by importPublicKey only");
 }
 
 }  // namespace

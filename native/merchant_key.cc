@@ -10,12 +10,15 @@
 #include <string_view>
 
 #include "p256.h"
+#include "signer_key.h"
 
 namespace applepay {
 namespace {
 
 constexpr int kMinRsaBits = 2048;
 constexpr int kMaxRsaBits = 16384;  // OpenSSL's own ceiling for RSA private-key operations
+// SEQUENCE(70) { INTEGER(33) 00||r, INTEGER(33) 00||s }: r and s are below the 256-bit order.
+constexpr size_t kMaxEcdsaP256SignatureSize = 72;
 
 struct DecodedKey {
   EvpPkeyPtr pkey;
@@ -296,6 +299,37 @@ Result<MerchantKey> BuildRsaKey(EvpPkeyPtr pkey) {
   return key;
 }
 
+// ---------------------------------------------------------------------------------------------
+// Signer public keys (signer_key.h). Same curve and size rules as the merchant key, plus: the
+// curve must be given by its name (the SPKI of every certificate Apple issues does so), and the
+// point must be a valid public key.
+
+bool HasStringParam(EVP_PKEY* pkey, const char* name, std::string_view expected) {
+  char value[32];
+  size_t len = 0;
+  if (EVP_PKEY_get_utf8_string_param(pkey, name, value, sizeof value, &len) != 1) return false;
+  return std::string_view(value, len) == expected;
+}
+
+// The template every verification of this key duplicates: SHA-256 as the signature digest for
+// both types (OpenSSL then refuses a to-be-verified input other than 32 bytes and, for RSA,
+// compares the complete DigestInfo) and PKCS#1 v1.5 padding for RSA.
+EvpPkeyCtxPtr MakeVerifyTemplate(EVP_PKEY* pkey, KeyType type) {
+  EvpPkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, pkey, nullptr));
+  if (!ctx) return nullptr;
+  char digest[] = OSSL_DIGEST_NAME_SHA2_256;
+  char pad_mode[] = OSSL_PKEY_RSA_PAD_MODE_PKCSV15;
+  OSSL_PARAM params[3];
+  size_t n = 0;
+  if (type == KeyType::kRsa) {
+    params[n++] = OSSL_PARAM_construct_utf8_string(OSSL_SIGNATURE_PARAM_PAD_MODE, pad_mode, 0);
+  }
+  params[n++] = OSSL_PARAM_construct_utf8_string(OSSL_SIGNATURE_PARAM_DIGEST, digest, 0);
+  params[n] = OSSL_PARAM_construct_end();
+  if (EVP_PKEY_verify_init_ex(ctx.get(), params) != 1) return nullptr;
+  return ctx;
+}
+
 }  // namespace
 
 Result<std::shared_ptr<const MerchantKey>> ImportKey(Bytes data, const SecretBytes* passphrase) {
@@ -315,6 +349,50 @@ Result<std::shared_ptr<const MerchantKey>> ImportKey(Bytes data, const SecretByt
   if (!built.ok()) return built.error();
   built.value().certificate = std::move(decoded.value().certificate);
   return std::make_shared<const MerchantKey>(std::move(built.value()));
+}
+
+Result<std::shared_ptr<const SignerKey>> ImportPublicKey(Bytes spki) {
+  if (spki.size == 0 || spki.size > LONG_MAX) return Error::kArgument;
+  const unsigned char* p = spki.data;
+  EvpPkeyPtr pkey(d2i_PUBKEY_ex(nullptr, &p, static_cast<long>(spki.size), nullptr, nullptr));
+  // Trailing bytes: the input is something else that merely starts like a key.
+  if (!pkey || p != spki.data + spki.size) return Error::kKeyDecode;
+
+  const int bits = EVP_PKEY_get_bits(pkey.get());
+  KeyType type = KeyType::kEc;
+  size_t signature_max_size = 0;
+  if (EVP_PKEY_is_a(pkey.get(), "EC")) {
+    if (!IsP256(pkey.get()) ||
+        !HasStringParam(pkey.get(), OSSL_PKEY_PARAM_EC_ENCODING, OSSL_PKEY_EC_ENCODING_GROUP)) {
+      return Error::kKeyUnsupported;
+    }
+    // RFC 5480: the hybrid point form (06/07) MUST NOT be used; OpenSSL would decode it.
+    // The decoder records the form of the encoded point as the key's conversion format.
+    if (HasStringParam(pkey.get(), OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT,
+                       OSSL_PKEY_EC_POINT_CONVERSION_FORMAT_HYBRID)) {
+      return Error::kKeyDecode;
+    }
+    // The decoder already refuses points off the curve; the full public-key check also refuses the
+    // point at infinity (a one-byte 00 encoding) and checks the order, once per key.
+    EvpPkeyCtxPtr check(EVP_PKEY_CTX_new_from_pkey(nullptr, pkey.get(), nullptr));
+    if (!check) return Error::kInternal;
+    if (EVP_PKEY_public_check(check.get()) != 1) return Error::kKeyDecode;
+    signature_max_size = kMaxEcdsaP256SignatureSize;
+  } else if (EVP_PKEY_is_a(pkey.get(), "RSA")) {  // not RSA-PSS: its keys carry their own rules
+    if (bits < kMinRsaBits || bits > kMaxRsaBits) return Error::kKeyUnsupported;
+    type = KeyType::kRsa;
+    const int size = EVP_PKEY_get_size(pkey.get());
+    if (size <= 0) return Error::kInternal;
+    signature_max_size = static_cast<size_t>(size);
+  } else {
+    return Error::kKeyUnsupported;
+  }
+
+  EvpMdPtr sha256(EVP_MD_fetch(nullptr, "SHA2-256", nullptr));
+  EvpPkeyCtxPtr verify_template = MakeVerifyTemplate(pkey.get(), type);
+  if (bits <= 0 || !sha256 || !verify_template) return Error::kInternal;
+  return std::make_shared<const SignerKey>(type, bits, std::move(sha256),
+                                           std::move(verify_template), signature_max_size);
 }
 
 }  // namespace applepay

@@ -10,6 +10,25 @@
 
 namespace applepay {
 
+Result<bool> VerifySignature(const SignerKey& key, Bytes message, Bytes signature) {
+  // Lengths no valid signature can have are refused before any work: OpenSSL would otherwise
+  // parse up to a megabyte of DER integers (EC), and it left-pads a short RSA signature.
+  if (signature.size == 0 || signature.size > key.signature_max_size()) return false;
+  if (key.type() == KeyType::kRsa && signature.size != key.signature_max_size()) return false;
+
+  uint8_t digest[32];
+  unsigned int digest_len = 0;
+  if (EVP_Digest(message.data, message.size, digest, &digest_len, key.sha256(), nullptr) != 1 ||
+      digest_len != sizeof digest) {
+    return Error::kInternal;
+  }
+  EvpPkeyCtxPtr ctx = key.NewVerifyContext();
+  if (!ctx) return Error::kInternal;
+  // 1 is a valid signature. 0 is a mismatch, and a negative value is OpenSSL failing to decode the
+  // signature (the key was validated at import): both mean "does not verify".
+  return EVP_PKEY_verify(ctx.get(), signature.data, signature.size, digest, sizeof digest) == 1;
+}
+
 Result<SharedSecret> Ecdh(const MerchantKey& key, Bytes ephemeral_spki) {
   if (key.type != KeyType::kEc) return Error::kArgument;
 

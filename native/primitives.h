@@ -9,6 +9,7 @@
 #include "merchant_key.h"
 #include "ossl.h"
 #include "result.h"
+#include "signer_key.h"
 
 namespace applepay {
 
@@ -23,6 +24,13 @@ constexpr size_t kRsaUnwrappedKeySize = 16;
 
 using SharedSecret = SecretArray<kSharedSecretSize>;
 using DerivedKey = SecretArray<kKdfOutputSize>;
+
+// The signer's signature over SHA-256(message), by the key's type: ECDSA P-256 with a DER
+// Ecdsa-Sig-Value (OpenSSL re-encodes what it parsed and requires the same bytes, so BER and every
+// other non-canonical encoding fail; r and s must lie in [1, n-1]), or RSASSA-PKCS1-v1_5 with the
+// SHA-256 DigestInfo and a signature of exactly the modulus length. The boolean is the verdict: a
+// malformed signature is false, never an error. kInternal only if no digest or context can be made.
+Result<bool> VerifySignature(const SignerKey& key, Bytes message, Bytes signature);
 
 // Z = x-coordinate of d * Q, exactly 32 bytes. Accepts only the 91-byte named-curve P-256 SPKI with
 // an uncompressed point on the curve (kEphemeralKey otherwise); kArgument for a non-EC key.

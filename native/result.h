@@ -17,6 +17,7 @@ enum class Error {
   kEphemeralKey,    // ERR_EPHEMERAL_KEY
   kDecrypt,         // ERR_DECRYPT
   kInternal,        // ERR_INTERNAL
+  kSignature,       // ERR_SIGNATURE (appended: the codes above keep their positions)
 };
 
 // A value or an Error; deliberately minimal (no exceptions cross the core, no message text).

@@ -13,6 +13,13 @@ Result<SecretBytes> DecryptPayload(const EVP_CIPHER* cipher, Bytes key, Bytes da
                        data.first(data.size - kGcmTagSize), data.last(kGcmTagSize));
 }
 
+// kSignature unless the signature verifies (then the Result holds true and is only checked for ok).
+Result<bool> RequireSignature(const SignerKey& signer, Bytes message, Bytes signature) {
+  Result<bool> verified = VerifySignature(signer, message, signature);
+  if (verified.ok() && !verified.value()) return Error::kSignature;
+  return verified;
+}
+
 }  // namespace
 
 Result<SecretBytes> DecryptEcToken(const MerchantKey& key, Bytes ephemeral_spki, Bytes party_v,
@@ -39,6 +46,25 @@ Result<SecretBytes> DecryptRsaToken(const MerchantKey& key, Bytes wrapped_key, B
   // Same code as a padding or tag failure: the caller must not learn which step rejected it.
   if (k.value().size() != kRsaUnwrappedKeySize) return Error::kDecrypt;
   return DecryptPayload(key.gcm.get(), k.value().view(), data);
+}
+
+Result<SecretBytes> VerifyAndDecryptEcToken(const SignerKey& signer, Bytes message,
+                                            Bytes signature, const MerchantKey& key,
+                                            Bytes ephemeral_spki, Bytes party_v, Bytes data) {
+  if (signer.type() != KeyType::kEc || key.type != KeyType::kEc) return Error::kArgument;
+  if (party_v.size != kPartyVSize) return Error::kArgument;
+  Result<bool> verified = RequireSignature(signer, message, signature);
+  if (!verified.ok()) return verified.error();
+  return DecryptEcToken(key, ephemeral_spki, party_v, data);
+}
+
+Result<SecretBytes> VerifyAndDecryptRsaToken(const SignerKey& signer, Bytes message,
+                                             Bytes signature, const MerchantKey& key,
+                                             Bytes wrapped_key, Bytes data) {
+  if (signer.type() != KeyType::kRsa || key.type != KeyType::kRsa) return Error::kArgument;
+  Result<bool> verified = RequireSignature(signer, message, signature);
+  if (!verified.ok()) return verified.error();
+  return DecryptRsaToken(key, wrapped_key, data);
 }
 
 }  // namespace applepay

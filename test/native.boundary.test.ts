@@ -28,11 +28,12 @@ const MAX_INPUT = 1024 * 1024;
 // The fixed messages of native/addon.cc: nothing else may ever reach a caller.
 const MESSAGES = new Set([
   'Invalid argument',
-  'The private key could not be decoded (format or passphrase)',
+  'The key could not be decoded (format or passphrase)',
   'Unsupported key: only EC P-256 and RSA of 2048 bits or more',
   'Invalid ephemeral public key',
   'Decryption failed',
   'Internal cryptographic failure',
+  'The signature does not verify with the signer key',
 ]);
 
 function expectCode(fn: () => unknown, code: (typeof NATIVE_CODES)[number]): void {

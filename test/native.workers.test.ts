@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { native } from '../lib/native.js';
+import { signedPartsOf } from './fixtures/native-cms.js';
 
 const REAL = fileURLToPath(new URL('../test-vectors/real/', import.meta.url));
 const WORKER = new URL('./fixtures/native-worker.mjs', import.meta.url);
@@ -18,14 +19,20 @@ interface SetData {
   partyV: string;
   data: string;
   expected: unknown;
+  // The CMS signer's part, for the signature entry points (base64).
+  spki: string;
+  message: string;
+  signature: string;
 }
 
 function load(name: string): SetData {
   const token = JSON.parse(readFileSync(`${REAL}${name}/token.json`, 'utf8')) as {
     version: string;
     data: string;
+    signature: string;
     header: { ephemeralPublicKey?: string; wrappedKey?: string };
   };
+  const signed = signedPartsOf(token.signature);
   const meta = JSON.parse(readFileSync(`${REAL}${name}/meta.json`, 'utf8')) as { merchantIdHashHex: string };
   return {
     name,
@@ -35,6 +42,9 @@ function load(name: string): SetData {
     partyV: meta.merchantIdHashHex,
     data: token.data,
     expected: JSON.parse(readFileSync(`${REAL}${name}/expected.json`, 'utf8')) as unknown,
+    spki: signed.spki.toString('base64'),
+    message: signed.message.toString('base64'),
+    signature: signed.signature.toString('base64'),
   };
 }
 
@@ -82,7 +92,46 @@ describe('worker_threads', () => {
     }
   });
 
-  it('terminating workers with decryptions in flight neither crashes nor disturbs the main thread', async () => {
+  it('4 workers verify signatures and verify-and-decrypt every token at once, sync and async', async () => {
+    const sets = SETS.map(({ expected: _expected, ...rest }) => rest);
+    const runs = Array.from({ length: 4 }, () => run({ sets, rounds: 25, mode: 'verify' }));
+    // The main thread verifies on the shared pool at the same time, with one signer handle.
+    const main = SETS[0]!;
+    const signer = native.importPublicKey(Buffer.from(main.spki, 'base64'));
+    const mainKey = native.importKey(Buffer.from(main.keyPem));
+    const mainPending = Array.from({ length: 50 }, () =>
+      native.verifyAndDecryptECAsync(
+        signer,
+        Buffer.from(main.message, 'base64'),
+        Buffer.from(main.signature, 'base64'),
+        mainKey,
+        Buffer.from(main.header, 'base64'),
+        Buffer.from(main.partyV, 'hex'),
+        Buffer.from(main.data, 'base64'),
+      ),
+    );
+    const results = (await Promise.all(runs.map((r) => r.result))) as {
+      name: string;
+      verdicts: boolean[];
+      outputs: string[];
+      badCodes: string[];
+    }[][];
+    for (const r of runs) await r.worker.terminate();
+
+    expect(results).toHaveLength(4);
+    for (const perWorker of results) {
+      expect(perWorker.map((r) => r.name)).toEqual(SETS.map((s) => s.name));
+      for (const [i, r] of perWorker.entries()) {
+        expect(r.verdicts).toEqual([false, true]); // the good signature always true, the flipped one always false
+        expect(r.outputs).toHaveLength(1);
+        expect(JSON.parse(Buffer.from(r.outputs[0]!, 'base64').toString('utf8'))).toEqual(SETS[i]!.expected);
+        expect(r.badCodes).toEqual(['ERR_SIGNATURE']);
+      }
+    }
+    for (const out of await Promise.all(mainPending)) expect(JSON.parse(out.toString('utf8'))).toEqual(main.expected);
+  });
+
+  it('terminating workers with decryptions and verifications in flight neither crashes nor disturbs the main thread', async () => {
     const sets = SETS.slice(0, 1).map(({ expected: _expected, ...rest }) => rest);
     const runs = Array.from({ length: 4 }, () => run({ sets, rounds: 0, mode: 'abandon' }));
     await Promise.all(runs.map((r) => r.result));
