@@ -258,7 +258,13 @@ function fail(scope: ReturnType<typeof openScope>, timer: StepTimer | null, err:
 
 /** Builds a verifier; every option is checked now, so a misconfigured server fails at boot. */
 export function createVerifier(options: VerifierOptions): Verifier {
-  return new ApplePayVerifier(options);
+  try {
+    return new ApplePayVerifier(options);
+  } catch (err) {
+    // A fault below the checks (the addon, pkijs on an odd certificate) is no configuration verdict,
+    // but the caller still gets an ApplePayError (INTERNAL), as on the verification path.
+    throw toApplePayError(err);
+  }
 }
 
 /** One token, one call: for scripts. A server should create its verifier once. */
