@@ -1,0 +1,324 @@
+// Fail closed: faults injected into the addon and into the certificate layer (throwing, throwing
+// the wrong thing, returning garbage) end in INTERNAL or in the code the fault imitates, on both
+// APIs, and no token is ever accepted on an error path. When the fault goes away, the same token
+// verifies again: a fault is not remembered as a verdict.
+//
+// The mocks delegate to the real modules until a test installs a fault, and live in this file only
+// (vitest isolates module mocks per test file).
+import { describe, expect, test, vi } from 'vitest';
+import { ApplePayError, type ErrorCode, type Verifier } from '../lib/index.js';
+import type * as NativeModule from '../lib/native.js';
+import type * as CertificatesModule from '../lib/certificates.js';
+import { verdictAsync, verdictSync, type Verdict } from './fixtures/hardening-util.js';
+import { mint, pki, testVerifier } from './helpers.js';
+
+type Fault = (name: string, args: unknown[], real: () => unknown) => unknown;
+const faults = vi.hoisted(() => ({ native: null as Fault | null, certificates: null as Fault | null }));
+
+vi.mock('../lib/native.js', async (importOriginal) => {
+  const real = await importOriginal<typeof NativeModule>();
+  const target = real.native as unknown as Record<string, unknown>;
+  // A copy rather than a Proxy: the addon's exports are non-configurable, which a Proxy must mirror.
+  const native = Object.fromEntries(
+    Object.keys(target).map((name) => {
+      const value = target[name];
+      if (typeof value !== 'function') return [name, value];
+      const wrapper = (...args: unknown[]) => {
+        const call = () => (value as (...a: unknown[]) => unknown).apply(target, args);
+        return faults.native === null ? call() : faults.native(name, args, call);
+      };
+      return [name, wrapper];
+    }),
+  );
+  return { ...real, native };
+});
+
+vi.mock('../lib/certificates.js', async (importOriginal) => {
+  const real = await importOriginal<typeof CertificatesModule>();
+  const wrap =
+    <A extends unknown[], R>(name: string, fn: (...args: A) => R) =>
+    (...args: A): R =>
+      faults.certificates === null ? fn(...args) : (faults.certificates(name, args, () => fn(...args)) as R);
+  return {
+    ...real,
+    parseCertificate: wrap('parseCertificate', real.parseCertificate),
+    isIssuedBy: wrap('isIssuedBy', real.isIssuedBy),
+    isValidAt: wrap('isValidAt', real.isValidAt),
+    merchantIdentifierHash: wrap('merchantIdentifierHash', real.merchantIdentifierHash),
+  };
+});
+
+const signingTime = new Date(Math.floor(Date.now() / 1000) * 1000);
+const now = new Date(signingTime.getTime() + 1000);
+const tokens = { EC_v1: mint({ version: 'EC_v1', signingTime }), RSA_v1: mint({ version: 'RSA_v1', signingTime }) };
+
+function nativeError(code: string): Error {
+  return Object.assign(new Error('injected'), { code });
+}
+
+/** Only the calls named fail; everything else runs for real. */
+function on(names: readonly string[], fault: (real: () => unknown, args: unknown[]) => unknown): Fault {
+  return (name, args, real) => (names.includes(name) ? fault(real, args) : real());
+}
+
+/** Decryption faults shaped like each entry point: the async ones settle a promise, the sync ones throw. */
+function byForm(asyncResult: () => Promise<unknown>): Fault {
+  return (name, _, real) => {
+    if (!DECRYPT.includes(name)) return real();
+    if (name.endsWith('Async')) return asyncResult();
+    throw new Error('x');
+  };
+}
+
+async function outcomes(verifier: Verifier, token: unknown): Promise<{ sync: Verdict; async: Verdict }> {
+  return { sync: verdictSync(verifier, token, now), async: await verdictAsync(verifier, token, now) };
+}
+
+function expectRefused(v: Verdict, allowed: readonly ErrorCode[]): void {
+  expect(v).toMatchObject({ ok: false });
+  expect(allowed).toContain((v as { code: ErrorCode }).code);
+}
+
+const DECRYPT = ['decryptEC', 'decryptECAsync', 'decryptRSA', 'decryptRSAAsync'];
+const random = (n: number) => Buffer.from(Array.from({ length: n }, (_, i) => (i * 131 + 17) & 0xff));
+
+describe('faults in the addon during verification', () => {
+  const verifier = testVerifier();
+  const cases: [string, Fault, readonly ErrorCode[]][] = [
+    [
+      'throws a plain Error',
+      on(DECRYPT, () => {
+        throw new Error('segfault imminent');
+      }),
+      ['INTERNAL'],
+    ],
+    [
+      'throws ERR_INTERNAL',
+      on(DECRYPT, () => {
+        throw nativeError('ERR_INTERNAL');
+      }),
+      ['INTERNAL'],
+    ],
+    [
+      'throws ERR_ARGUMENT',
+      on(DECRYPT, () => {
+        throw nativeError('ERR_ARGUMENT');
+      }),
+      ['INTERNAL'],
+    ],
+    [
+      'throws ERR_KEY_DECODE (a code decryption never gives)',
+      on(DECRYPT, () => {
+        throw nativeError('ERR_KEY_DECODE');
+      }),
+      ['INTERNAL'],
+    ],
+    [
+      'throws an unknown code',
+      on(DECRYPT, () => {
+        throw nativeError('ERR_SOMETHING_NEW');
+      }),
+      ['INTERNAL'],
+    ],
+    [
+      'throws a string',
+      on(DECRYPT, () => {
+        throw 'ERR_DECRYPT';
+      }),
+      ['INTERNAL'],
+    ],
+    [
+      'throws undefined',
+      on(DECRYPT, () => {
+        throw undefined;
+      }),
+      ['INTERNAL'],
+    ],
+    [
+      'throws ERR_DECRYPT',
+      on(DECRYPT, () => {
+        throw nativeError('ERR_DECRYPT');
+      }),
+      ['DECRYPTION_FAILED'],
+    ],
+    [
+      'throws ERR_EPHEMERAL_KEY',
+      on(DECRYPT, () => {
+        throw nativeError('ERR_EPHEMERAL_KEY');
+      }),
+      ['EPHEMERAL_KEY_INVALID'],
+    ],
+    ['the sync forms throw, the async forms reject with a plain Error', byForm(() => Promise.reject(new Error('x'))), ['INTERNAL']],
+    ['the async forms resolve to random bytes', byForm(() => Promise.resolve(random(64))), ['INTERNAL', 'PAYLOAD_INVALID']],
+    ['returns random bytes', on(DECRYPT, () => random(300)), ['PAYLOAD_INVALID']],
+    ['returns an empty Buffer', on(DECRYPT, () => Buffer.alloc(0)), ['PAYLOAD_INVALID']],
+    ['returns a string', on(DECRYPT, () => '{"applicationPrimaryAccountNumber":"4111111111111111"}'), ['INTERNAL', 'PAYLOAD_INVALID']],
+    ['returns undefined', on(DECRYPT, () => undefined), ['INTERNAL', 'PAYLOAD_INVALID']],
+    ['returns null', on(DECRYPT, () => null), ['INTERNAL', 'PAYLOAD_INVALID']],
+    ['returns a number', on(DECRYPT, () => 42), ['INTERNAL', 'PAYLOAD_INVALID']],
+    [
+      'returns a plain object',
+      on(DECRYPT, () => {
+        length: 3;
+      }),
+      ['INTERNAL', 'PAYLOAD_INVALID'],
+    ],
+    ['returns a Uint16Array', on(DECRYPT, () => new Uint16Array(8)), ['INTERNAL', 'PAYLOAD_INVALID']],
+  ];
+
+  test.each(cases)('%s', async (_, fault, allowed) => {
+    for (const version of ['EC_v1', 'RSA_v1'] as const) {
+      const token = tokens[version].paymentData;
+      faults.native = fault;
+      try {
+        const { sync, async } = await outcomes(verifier, token);
+        expectRefused(sync, allowed);
+        expectRefused(async, allowed);
+        await expect(verifier.verifyAndDecrypt(token, { now })).rejects.toBeInstanceOf(ApplePayError);
+        expect(verifier.lastError()?.code).toBe((async as { code: ErrorCode }).code);
+      } finally {
+        faults.native = null;
+      }
+      expect(verdictSync(verifier, token, now)).toMatchObject({ ok: true });
+    }
+  });
+});
+
+describe('faults in the certificate layer during verification', () => {
+  const cases: [string, Fault, readonly ErrorCode[]][] = [
+    [
+      'parseCertificate throws a plain Error',
+      on(['parseCertificate'], () => {
+        throw new Error('pkijs exploded');
+      }),
+      ['INTERNAL'],
+    ],
+    [
+      'parseCertificate throws RangeError',
+      on(['parseCertificate'], () => {
+        throw new RangeError('Maximum call stack size exceeded');
+      }),
+      ['INTERNAL'],
+    ],
+    ['parseCertificate returns garbage', on(['parseCertificate'], () => ({})), ['INTERNAL']],
+    ['parseCertificate returns null', on(['parseCertificate'], () => null), ['INTERNAL']],
+    [
+      'isIssuedBy throws',
+      on(['isIssuedBy'], () => {
+        throw new Error('EVP_DigestVerify failed');
+      }),
+      ['INTERNAL'],
+    ],
+    // Its answer is a boolean: false is the one wrong answer a fault can give without lying.
+    ['isIssuedBy says no', on(['isIssuedBy'], () => false), ['CHAIN_UNTRUSTED']],
+    [
+      'isValidAt throws',
+      on(['isValidAt'], () => {
+        throw new Error('clock');
+      }),
+      ['INTERNAL'],
+    ],
+    ['isValidAt returns garbage', on(['isValidAt'], () => undefined), ['INTERNAL', 'CERT_EXPIRED']],
+  ];
+
+  test.each(cases)('%s', async (_, fault, allowed) => {
+    for (const version of ['EC_v1', 'RSA_v1'] as const) {
+      // A verifier per case: its chain cache starts empty, so the fault meets the certificates.
+      const verifier = testVerifier({ intermediates: [] });
+      const token = tokens[version].paymentData;
+      faults.certificates = fault;
+      try {
+        const { sync, async } = await outcomes(verifier, token);
+        expectRefused(sync, allowed);
+        expectRefused(async, allowed);
+      } finally {
+        faults.certificates = null;
+      }
+      // A thrown fault is not cached as a verdict; a "no" is a verdict, remembered for that
+      // certificate set, so a fresh verifier shows the recovery.
+      const after = allowed.includes('INTERNAL') ? verifier : testVerifier({ intermediates: [] });
+      expect(verdictSync(after, token, now)).toMatchObject({ ok: true });
+    }
+  });
+
+  test('a certificate the layer calls unparsable is SIGNATURE_MALFORMED, and the verdict is kept for that set only', async () => {
+    const { CertificateError } = await vi.importActual<typeof CertificatesModule>('../lib/certificates.js');
+    const verifier = testVerifier({ intermediates: [] });
+    faults.certificates = on(['parseCertificate'], () => {
+      throw new CertificateError('injected');
+    });
+    try {
+      expect(verdictSync(verifier, tokens.EC_v1.paymentData, now)).toEqual({ ok: false, code: 'SIGNATURE_MALFORMED' });
+    } finally {
+      faults.certificates = null;
+    }
+    expect(verdictSync(verifier, tokens.RSA_v1.paymentData, now)).toMatchObject({ ok: true });
+  });
+});
+
+describe('faults while building a verifier', () => {
+  const p = pki();
+  const build = () =>
+    testVerifier({
+      merchants: { certificate: p.merchants.ec.certPem, privateKey: p.merchants.ec.key.export({ type: 'pkcs8', format: 'pem' }) },
+    });
+  const cases: [string, () => void, readonly ErrorCode[]][] = [
+    [
+      'importKey throws a plain Error',
+      () =>
+        (faults.native = on(['importKey'], () => {
+          throw new Error('x');
+        })),
+      ['INTERNAL'],
+    ],
+    [
+      'importKey throws ERR_INTERNAL',
+      () =>
+        (faults.native = on(['importKey'], () => {
+          throw nativeError('ERR_INTERNAL');
+        })),
+      ['INTERNAL'],
+    ],
+    [
+      'importKey returns a handle for another key',
+      () => (faults.native = on(['importKey'], () => ({ type: 'ec', bits: 256, spki: Buffer.alloc(91, 1), certificate: null }))),
+      ['MERCHANT_KEY_INVALID'],
+    ],
+    ['importKey returns null', () => (faults.native = on(['importKey'], () => null)), ['INTERNAL']],
+    ['importKey returns a handle without spki', () => (faults.native = on(['importKey'], () => ({ type: 'ec', bits: 256 }))), ['INTERNAL']],
+    [
+      'parseCertificate throws',
+      () =>
+        (faults.certificates = on(['parseCertificate'], () => {
+          throw new Error('x');
+        })),
+      ['INTERNAL'],
+    ],
+    [
+      'merchantIdentifierHash throws',
+      () =>
+        (faults.certificates = on(['merchantIdentifierHash'], () => {
+          throw new Error('x');
+        })),
+      ['INTERNAL'],
+    ],
+  ];
+
+  test.each(cases)('%s: createVerifier throws an ApplePayError, and no verifier exists', (_, install, allowed) => {
+    install();
+    let thrown: unknown;
+    let verifier: Verifier | undefined;
+    try {
+      verifier = build();
+    } catch (err) {
+      thrown = err;
+    } finally {
+      faults.native = null;
+      faults.certificates = null;
+    }
+    expect(verifier).toBeUndefined();
+    expect(thrown).toBeInstanceOf(ApplePayError);
+    expect(allowed).toContain((thrown as ApplePayError).code);
+    expect(build()).toBeDefined();
+  });
+});
