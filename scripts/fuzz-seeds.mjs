@@ -33,9 +33,7 @@ const keyFiles = [
   ...readdirSync(join(root, 'test-vectors/pki'))
     .filter((f) => /\.(key\.pem|p12)$/.test(f))
     .map((f) => ['test-vectors/pki', f]),
-  ...readdirSync(join(root, 'test-vectors/real')).flatMap((d) =>
-    d.includes('.') ? [] : [[`test-vectors/real/${d}`, 'merchant_key.pem']],
-  ),
+  ...readdirSync(join(root, 'test-vectors/real')).flatMap((d) => (d.includes('.') ? [] : [[`test-vectors/real/${d}`, 'merchant_key.pem']])),
 ];
 const passphrases = ['correct horse', json('test-vectors/pki/manifest.json').p12Passphrase, 'wrong'];
 for (const [dir, file] of keyFiles) {
@@ -100,7 +98,49 @@ write(
 const rsaCert = new X509Certificate(read('test-vectors/real/basistheory-rsa-2024/merchant_cert.pem'));
 const rsaKey = createPublicKey(rsaCert.publicKey.export({ type: 'spki', format: 'pem' }));
 for (const label of [Buffer.alloc(0), Buffer.from('label')]) {
-  const ct = publicEncrypt({ key: rsaKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256', oaepLabel: label }, Buffer.alloc(16, 7));
+  const ct = publicEncrypt(
+    { key: rsaKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256', oaepLabel: label },
+    Buffer.alloc(16, 7),
+  );
   write('primitives', `oaep-own-${label.length}`, Buffer.concat([u8(3), u8(label.length), label, ct]));
   if (label.length === 0) write('decrypt_rsa', 'own-wrapped-no-data', Buffer.concat([u16(ct.length), ct, Buffer.alloc(33, 1)]));
+}
+
+// signature: the real tokens' signer (SPKI of the certificate whose key verifies the CMS), signed
+// attributes and signature, with their key material and data; ImportPublicKey seeds from every
+// certificate we have and Wycheproof's ECDSA keys. The CMS is read with the compiled library.
+const { parseSignedData } = await import('../dist/cms.js');
+const { verify, X509Certificate: Cert } = await import('node:crypto');
+const spkiOf = (der) => new Cert(der).publicKey.export({ type: 'spki', format: 'der' });
+for (const set of readdirSync(join(root, 'test-vectors/real')).filter((d) => !d.includes('.'))) {
+  const token = json('test-vectors/real', set, 'token.json');
+  const { certificates, signer } = parseSignedData(Buffer.from(token.signature, 'base64'), token.version);
+  for (const cert of certificates) write('signature', `spki-${set}`, Buffer.concat([u8(0), spkiOf(cert)]));
+  const leaf = certificates.find((c) => verify('sha256', signer.signedAttributes, new Cert(c).publicKey, signer.signature));
+  if (leaf === undefined) continue;
+  const spki = spkiOf(leaf);
+  const ec = token.version === 'EC_v1';
+  const keyMaterial = Buffer.from(ec ? token.header.ephemeralPublicKey : token.header.wrappedKey, 'base64');
+  write(
+    'signature',
+    `token-${set}`,
+    Buffer.concat([
+      u8(ec ? 1 : 2),
+      u16(spki.length),
+      spki,
+      u16(signer.signedAttributes.length),
+      signer.signedAttributes,
+      u16(signer.signature.length),
+      signer.signature,
+      u16(keyMaterial.length),
+      keyMaterial,
+      Buffer.from(token.data, 'base64'),
+    ]),
+  );
+}
+for (const file of readdirSync(join(root, 'test-vectors/pki')).filter((f) => f.endsWith('.pem') && !f.includes('key'))) {
+  write('signature', `spki-pki-${file}`, Buffer.concat([u8(0), spkiOf(read('test-vectors/pki', file))]));
+}
+for (const group of json('test-vectors/wycheproof/ecdsa_secp256r1_sha256_test.json').testGroups.slice(0, 40)) {
+  write('signature', 'spki-wp', Buffer.concat([u8(0), hex(group.publicKeyDer)]));
 }

@@ -6,7 +6,7 @@
 #   scripts/fuzz.sh [SECONDS] [TARGET...]     (npm run fuzz -- 60)
 #
 # SECONDS is per target (default 60); 0 only builds and replays the regressions. TARGETs default
-# to all of: import_key decrypt_ec decrypt_rsa primitives. A crash leaves its input under
+# to all of: import_key decrypt_ec decrypt_rsa primitives signature. A crash leaves its input under
 # $FUZZ_DIR/artifacts/TARGET/; once fixed, copy it to native/fuzz/regressions/TARGET/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,16 +18,13 @@ ensure_sanitizer_toolchain
 SECONDS_PER_TARGET=${1:-60}
 shift || true
 TARGETS=("$@")
-[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(import_key decrypt_ec decrypt_rsa primitives)
+[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(import_key decrypt_ec decrypt_rsa primitives signature)
 FUZZ_DIR=${FUZZ_DIR:-$ROOT/node_modules/.cache/applepay-verify/fuzz}
 mkdir -p "$FUZZ_DIR/bin"
 
 CXXFLAGS=(-std=c++17 -g -O1 -fno-omit-frame-pointer -Wall -Wextra -Werror
   -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -D_GLIBCXX_ASSERTIONS)
 CORE=(native/merchant_key.cc native/primitives.cc native/token.cc)
-# Targets for entry points that other branches add (signature verification) join the list when
-# their core files exist.
-[ -f native/signature.cc ] && CORE+=(native/signature.cc)
 
 for target in "${TARGETS[@]}"; do
   src=native/fuzz/fuzz_$target.cc
@@ -39,6 +36,8 @@ for target in "${TARGETS[@]}"; do
   fi
 done
 
+# The seed script reads the real tokens' CMS with the compiled library.
+[ -f dist/cms.js ] || npx tsc -p tsconfig.json
 node scripts/fuzz-seeds.mjs "$FUZZ_DIR/seeds"
 
 export APPLEPAY_FUZZ_ROOT=$ROOT
