@@ -7,12 +7,15 @@
 // signing time, the key type its version needs) run on every token.
 import { ApplePayError } from './errors.js';
 import { CertificateError, OID, isIssuedBy, isValidAt, parseCertificate, type ParsedCertificate } from './certificates.js';
+import { isNativeError, native, type SignerKeyHandle } from './native.js';
 import type { TokenVersion } from './token.js';
 
 export interface Chain {
   readonly leaf: ParsedCertificate;
   readonly intermediate: ParsedCertificate;
   readonly root: ParsedCertificate;
+  /** The leaf's public key inside the addon, imported once per chain; null when the addon refuses its type. */
+  readonly signerKey: SignerKeyHandle | null;
 }
 
 type Verdict = { ok: true; chain: Chain } | { ok: false; error: ApplePayError };
@@ -59,7 +62,7 @@ export class ChainValidator {
   /** Validates the certificate set of a token; throws the ApplePayError for the first check that fails. */
   validate(certificates: readonly Buffer[], version: TokenVersion, signingTime: Date): Chain {
     const chain = this.verdictFor(certificates);
-    checkLeafKey(chain.leaf, version);
+    checkLeafKey(chain, version);
     checkValidity(chain, signingTime);
     return chain;
   }
@@ -152,13 +155,23 @@ export class ChainValidator {
     if (!isIssuedBy(leaf, intermediate)) {
       throw new ApplePayError('CHAIN_UNTRUSTED', 'the leaf certificate is not issued by the intermediate', { certificate: 'leaf' });
     }
-    return { leaf, intermediate, root };
+    return { leaf, intermediate, root, signerKey: importSignerKey(leaf) };
   }
 }
 
-function checkLeafKey(leaf: ParsedCertificate, version: TokenVersion): void {
-  const ok = version === 'EC_v1' ? leaf.keyType === 'ec-p256' : leaf.keyType === 'rsa' && leaf.rsaBits >= 2048;
-  if (!ok) {
+function importSignerKey(leaf: ParsedCertificate): SignerKeyHandle | null {
+  try {
+    return native.importPublicKey(leaf.spki);
+  } catch (err) {
+    if (isNativeError(err) && (err.code === 'ERR_KEY_UNSUPPORTED' || err.code === 'ERR_KEY_DECODE')) return null;
+    throw err;
+  }
+}
+
+function checkLeafKey(chain: Chain, version: TokenVersion): void {
+  const { leaf } = chain;
+  const fits = version === 'EC_v1' ? leaf.keyType === 'ec-p256' : leaf.keyType === 'rsa' && leaf.rsaBits >= 2048;
+  if (!fits || chain.signerKey === null) {
     throw new ApplePayError('LEAF_CERT_INVALID', `the leaf certificate's key is not the type ${version} is signed with`, {
       certificate: 'leaf',
     });

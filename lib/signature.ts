@@ -1,9 +1,10 @@
 // Spec section 2, steps 2-4 and 8: the signer is Apple's leaf, its messageDigest covers the token's
 // fields, its signature covers the signed attributes, and its signing time is fresh.
-import { createHash, verify as verifySignature, type KeyObject } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { ApplePayError } from './errors.js';
 import type { Chain } from './chain.js';
 import type { SignerInfo } from './cms.js';
+import { native } from './native.js';
 
 /** Checks everything about the signer except the public-key operation itself. */
 export function checkSigner(signer: SignerInfo, chain: Chain, signedContent: Uint8Array): void {
@@ -17,33 +18,19 @@ export function checkSigner(signer: SignerInfo, chain: Chain, signedContent: Uin
   }
 }
 
-function invalidSignature(): ApplePayError {
+export function invalidSignature(): ApplePayError {
   return new ApplePayError('SIGNATURE_INVALID', 'the signature does not verify with the leaf certificate', { field: 'signature' });
 }
 
-// Both EC_v1 (ECDSA, DER signature) and RSA_v1 (PKCS#1 v1.5) hash with SHA-256; the key decides the rest.
-export function verifySignerSync(signer: SignerInfo, leafKey: KeyObject): void {
-  let ok: boolean;
-  try {
-    ok = verifySignature('sha256', signer.signedAttributes, leafKey, signer.signature);
-  } catch {
-    ok = false;
-  }
-  if (!ok) throw invalidSignature();
+// The addon hashes with SHA-256 and verifies by the leaf key's type: ECDSA (strict DER) for EC_v1,
+// PKCS#1 v1.5 for RSA_v1. The chain check has already matched the key type to the version.
+export function verifySignerSync(signer: SignerInfo, chain: Chain): void {
+  if (!native.verifySignature(chain.signerKey!, signer.signedAttributes, signer.signature)) throw invalidSignature();
 }
 
-/** The same check on libuv's thread pool, so a busy server verifies on every core. */
-export function verifySignerAsync(signer: SignerInfo, leafKey: KeyObject): Promise<void> {
-  return new Promise((resolve, reject) => {
-    try {
-      verifySignature('sha256', signer.signedAttributes, leafKey, signer.signature, (err, ok) => {
-        if (err === null && ok) resolve();
-        else reject(invalidSignature());
-      });
-    } catch {
-      reject(invalidSignature());
-    }
-  });
+/** The same check on libuv's thread pool. */
+export async function verifySignerAsync(signer: SignerInfo, chain: Chain): Promise<void> {
+  if (!(await native.verifySignatureAsync(chain.signerKey!, signer.signedAttributes, signer.signature))) throw invalidSignature();
 }
 
 export interface FreshnessPolicy {
@@ -53,15 +40,16 @@ export interface FreshnessPolicy {
   readonly maxClockSkew: number;
 }
 
-export function checkFreshness(signingTime: Date, now: Date, policy: FreshnessPolicy): void {
+/** The freshness failure of a signing time, or null when it is within the window. */
+export function freshnessProblem(signingTime: Date, now: Date, policy: FreshnessPolicy): ApplePayError | null {
   const age = now.getTime() - signingTime.getTime();
   if (age > policy.maxSignatureAge) {
-    throw new ApplePayError('SIGNING_TIME_TOO_OLD', `the token was signed more than ${policy.maxSignatureAge / 1000} s ago`, {
+    return new ApplePayError('SIGNING_TIME_TOO_OLD', `the token was signed more than ${policy.maxSignatureAge / 1000} s ago`, {
       signingTime: signingTime.toISOString(),
     });
   }
   if (-age > policy.maxClockSkew) {
-    throw new ApplePayError(
+    return new ApplePayError(
       'SIGNING_TIME_IN_FUTURE',
       `the token's signing time is more than ${policy.maxClockSkew / 1000} s in the future`,
       {
@@ -69,4 +57,5 @@ export function checkFreshness(signingTime: Date, now: Date, policy: FreshnessPo
       },
     );
   }
+  return null;
 }

@@ -3,13 +3,13 @@
 // transactionId is claimed against replay only after everything else has passed.
 import type { Chain, ChainValidator } from './chain.js';
 import { parseSignedData, type SignerInfo } from './cms.js';
-import { decryptAsync, decryptSync } from './decrypt.js';
+import { decryptAsync, decryptSync, verifyAndDecryptAsync, verifyAndDecryptSync } from './decrypt.js';
 import { ApplePayError } from './errors.js';
 import type { Merchant } from './merchant.js';
 import type { StepTimer } from './observe.js';
 import { parsePayment, type Payment } from './payment.js';
 import type { ReplayGuard } from './replay.js';
-import { checkFreshness, checkSigner, verifySignerAsync, verifySignerSync, type FreshnessPolicy } from './signature.js';
+import { checkSigner, freshnessProblem, verifySignerAsync, verifySignerSync, type FreshnessPolicy } from './signature.js';
 import { parseToken, signedContent, type ParsedToken, type TokenLimits, type TokenVersion } from './token.js';
 
 export interface Policy extends FreshnessPolicy {
@@ -55,11 +55,15 @@ function checkUntilSignature(policy: Policy, input: unknown, timer: StepTimer | 
   return { token, signer, chain };
 }
 
-// Step 3: the merchant key that publicKeyHash names, of the type the version needs.
-function selectMerchant(policy: Policy, token: ParsedToken): Merchant {
+// Step 2.8 (freshness) and step 3 (the merchant key that publicKeyHash names, of the type the version
+// needs), decided before the public-key work so the addon can verify and decrypt in one call. Apple
+// checks the signature first: a failure here is returned, and thrown only once the signature verified.
+function nextStep(policy: Policy, { token, signer }: Checked, now: Date): Merchant | ApplePayError {
+  const stale = freshnessProblem(signer.signingTime, now, policy);
+  if (stale !== null) return stale;
   const merchant = policy.merchants.get(token.publicKeyHash.toString('base64'));
   if (merchant === undefined || merchant.version !== token.version) {
-    throw new ApplePayError(
+    return new ApplePayError(
       'MERCHANT_KEY_NOT_FOUND',
       merchant === undefined
         ? "the token's publicKeyHash matches no configured merchant certificate"
@@ -91,27 +95,42 @@ function finish(token: ParsedToken, signingTime: Date, merchant: Merchant, plain
   return result;
 }
 
+// With a subscriber timing the steps, signature and decryption run as two calls so each has its time.
 export function verifyTokenSync(policy: Policy, input: unknown, now: Date, timer: StepTimer | null): Result {
   if (policy.replayGuard !== null) {
     throw new ApplePayError('CONFIG_INVALID', 'a verifier with a replayGuard must use the asynchronous verifyAndDecrypt', {
       field: 'replayGuard',
     });
   }
-  const { token, signer, chain } = checkUntilSignature(policy, input, timer);
-  verifySignerSync(signer, chain.leaf.publicKey);
-  timer?.step('signature');
-  checkFreshness(signer.signingTime, now, policy);
-  const merchant = selectMerchant(policy, token);
-  return finish(token, signer.signingTime, merchant, decryptSync(merchant, token), timer);
+  const checked = checkUntilSignature(policy, input, timer);
+  const { token, signer, chain } = checked;
+  const next = nextStep(policy, checked, now);
+  let plaintext: Buffer;
+  if (next instanceof ApplePayError || timer !== null) {
+    verifySignerSync(signer, chain);
+    timer?.step('signature');
+    if (next instanceof ApplePayError) throw next;
+    plaintext = decryptSync(next, token);
+  } else {
+    plaintext = verifyAndDecryptSync(signer, chain, next, token);
+  }
+  return finish(token, signer.signingTime, next, plaintext, timer);
 }
 
 export async function verifyToken(policy: Policy, input: unknown, now: Date, timer: StepTimer | null): Promise<Result> {
-  const { token, signer, chain } = checkUntilSignature(policy, input, timer);
-  await verifySignerAsync(signer, chain.leaf.publicKey);
-  timer?.step('signature');
-  checkFreshness(signer.signingTime, now, policy);
-  const merchant = selectMerchant(policy, token);
-  const result = finish(token, signer.signingTime, merchant, await decryptAsync(merchant, token), timer);
+  const checked = checkUntilSignature(policy, input, timer);
+  const { token, signer, chain } = checked;
+  const next = nextStep(policy, checked, now);
+  let plaintext: Buffer;
+  if (next instanceof ApplePayError || timer !== null) {
+    await verifySignerAsync(signer, chain);
+    timer?.step('signature');
+    if (next instanceof ApplePayError) throw next;
+    plaintext = await decryptAsync(next, token);
+  } else {
+    plaintext = await verifyAndDecryptAsync(signer, chain, next, token);
+  }
+  const result = finish(token, signer.signingTime, next, plaintext, timer);
   if (policy.replayGuard !== null) {
     // Last, so that a forged or broken token can never use up a genuine transactionId. The entry must
     // outlive the token's acceptance window: signing time + maximum age (+ skew, for clocks behind).
