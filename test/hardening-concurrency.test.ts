@@ -2,14 +2,11 @@
 // runs 1,000 verifications at once. Every verdict must equal the one the same token gets when
 // verified alone, and lastError() in each verification's context must show that verification's
 // own failure (or null), never a neighbour's.
-import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { lastError, type ErrorCode } from '../lib/index.js';
-import { ROOT, mint, pki, testVerifier } from './helpers.js';
-import { verdictSync, type Verdict } from './fixtures/hardening-util.js';
+import { mint, pki, testVerifier } from './helpers.js';
+import { ensureDist, verdictSync, type Verdict } from './fixtures/hardening-util.js';
 
 const WORKERS = 8;
 const PER_WORKER = 1_000;
@@ -47,21 +44,6 @@ const sequential: Verdict[] = tokens.map((t) => verdictSync(verifier, t, now));
 
 function codeOf(v: Verdict): ErrorCode | null {
   return 'code' in v ? v.code : null;
-}
-
-// The workers import dist/: rebuild it when a lib/ file is newer (pretest normally has).
-function ensureDist(): void {
-  const index = join(ROOT, 'dist', 'index.js');
-  const newest = Math.max(...readdirSync(join(ROOT, 'lib')).map((f) => statSync(join(ROOT, 'lib', f)).mtimeMs));
-  if (existsSync(index) && statSync(index).mtimeMs >= newest) return;
-  try {
-    execFileSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(ROOT, 'tsconfig.json')], {
-      stdio: 'pipe',
-    });
-  } catch {
-    // tsc emits despite type errors elsewhere; dist/index.js existing is what the workers need.
-  }
-  if (!existsSync(index)) throw new Error('dist/index.js could not be built');
 }
 
 interface WorkerResult {
