@@ -24,6 +24,7 @@ export const DEFAULT_CHAIN_CACHE_SIZE = 64;
 
 export class ChainValidator {
   private readonly cache = new Map<string, Verdict>();
+  private last: { readonly certificates: readonly Buffer[]; readonly verdict: Verdict } | null = null;
   // Intermediates already verified against the root, by DER: the P-384 check is the costliest step
   // of a first token, and Apple has one intermediate per decade.
   private readonly trustedIntermediates = new Map<string, ParsedCertificate>();
@@ -68,6 +69,12 @@ export class ChainValidator {
   }
 
   private verdictFor(certificates: readonly Buffer[]): Chain {
+    // Nearly every token carries the same two certificates as the one before: compare bytes first.
+    const last = this.last;
+    if (last !== null && sameCertificates(last.certificates, certificates)) {
+      if (!last.verdict.ok) throw last.verdict.error;
+      return last.verdict.chain;
+    }
     // Length-prefixed so that two different splits of the same bytes cannot share a key.
     let key = '';
     for (const der of certificates) key += `${der.length}:${der.toString('latin1')}`;
@@ -81,6 +88,7 @@ export class ChainValidator {
       this.cache.delete(key);
       this.cache.set(key, verdict);
     }
+    this.last = { certificates, verdict };
     if (!verdict.ok) throw verdict.error;
     return verdict.chain;
   }
@@ -157,6 +165,12 @@ export class ChainValidator {
     }
     return { leaf, intermediate, root, signerKey: importSignerKey(leaf) };
   }
+}
+
+function sameCertificates(a: readonly Buffer[], b: readonly Buffer[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (!a[i]!.equals(b[i]!)) return false;
+  return true;
 }
 
 function importSignerKey(leaf: ParsedCertificate): SignerKeyHandle | null {

@@ -191,7 +191,7 @@ class Reader {
     this.enter(depth);
     // An ordinary object is safe here because the prototype keys are refused before any assignment.
     const out: { [key: string]: JsonValue } = {};
-    const seen = new Set<string>();
+    let size = 0;
     if (this.text.charCodeAt(this.pos) === 0x7d) {
       this.pos++;
       return out;
@@ -204,12 +204,12 @@ class Reader {
         this.pos = keyAt;
         this.fail('forbidden key in JSON object');
       }
-      if (seen.has(key)) {
+      // Own properties only: "toString" is no duplicate just because Object.prototype has one.
+      if (Object.hasOwn(out, key)) {
         this.pos = keyAt;
         this.fail('duplicate key in JSON object');
       }
-      seen.add(key);
-      if (seen.size > this.limits.maxEntries) this.fail('too many keys in JSON object');
+      if (++size > this.limits.maxEntries) this.fail('too many keys in JSON object');
       this.skipWhitespace();
       if (this.text.charCodeAt(this.pos) !== 0x3a) this.fail("expected ':' in JSON object");
       this.pos++;

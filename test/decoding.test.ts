@@ -34,7 +34,12 @@ describe('decodeHex', () => {
     expect(decodeHex('00ff')).toEqual(Buffer.from([0, 255]));
     expect(decodeHex('00FF')).toEqual(Buffer.from([0, 255]));
   });
-  test.each([['odd length', 'abc'], ['bad character', 'zz'], ['bad character later', '00zz'], ['prefix', '0x00']])('rejects %s', (_w, text) => {
+  test.each([
+    ['odd length', 'abc'],
+    ['bad character', 'zz'],
+    ['bad character later', '00zz'],
+    ['prefix', '0x00'],
+  ])('rejects %s', (_w, text) => {
     expect(decodeHex(text)).toBeNull();
   });
 });
@@ -48,6 +53,7 @@ describe('parseStrictJson', () => {
   });
   test.each([
     ['duplicate keys', '{"a":1,"a":2}'],
+    ['duplicate keys that Object.prototype also has', '{"toString":1,"toString":2}'],
     ['__proto__ key', '{"__proto__":{"polluted":true}}'],
     ['constructor key', '{"constructor":1}'],
     ['prototype key', '{"x":{"prototype":1}}'],
@@ -62,6 +68,13 @@ describe('parseStrictJson', () => {
     ['too many keys', `{${Array.from({ length: 65 }, (_, i) => `"k${i}":0`).join(',')}}`],
   ])('rejects %s', (_what, text) => {
     expect(() => parseStrictJson(text, limits)).toThrow(JsonError);
+  });
+  test('keys that Object.prototype has are ordinary keys, once each', () => {
+    expect(parseStrictJson('{"toString":1,"hasOwnProperty":2,"valueOf":3}', limits)).toEqual({
+      toString: 1,
+      hasOwnProperty: 2,
+      valueOf: 3,
+    });
   });
   test('10,000-deep nesting is refused without exhausting the stack', () => {
     expect(() => parseStrictJson('['.repeat(10_000), limits)).toThrow(JsonError);
