@@ -61,7 +61,7 @@ export LD_PRELOAD=$ASAN_RUNTIME
 export ASAN_OPTIONS="halt_on_error=1:detect_leaks=0:abort_on_error=0:log_path=$REPORTS/asan:alloc_dealloc_mismatch=0"
 export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:log_path=$REPORTS/ubsan"
 # shellcheck disable=SC2206
-FILES=(${ASAN_TEST_FILES:-test/native*.test.ts test/real-tokens.test.ts test/codes.test.ts})
+FILES=(${ASAN_TEST_FILES:-test/native*.test.ts test/real-tokens.test.ts test/codes.test.ts test/hardening-*.test.ts})
 echo "running ${FILES[*]} against $ADDON"
 set +e
 npx vitest run "${FILES[@]}"
