@@ -27,71 +27,37 @@ function mapNativeError(err: unknown): ApplePayError {
   return new ApplePayError('INTERNAL', 'internal error during decryption');
 }
 
-export function decryptSync(merchant: Merchant, token: ParsedToken): Buffer {
+/** Present when the addon is to verify the signer's signature before it decrypts (one native call). */
+export interface SignedBy {
+  readonly signer: SignerInfo;
+  readonly chain: Chain;
+}
+
+// The one place that lays the token's fields out for the addon; `pool` picks the thread-pool variants.
+function callNative(merchant: Merchant, token: ParsedToken, signedBy: SignedBy | null, pool: boolean): Buffer | Promise<Buffer> {
+  const signature =
+    signedBy === null ? null : ([signedBy.chain.signerKey!, signedBy.signer.signedAttributes, signedBy.signer.signature] as const);
+  if (token.version === 'EC_v1') {
+    const rest = [merchant.key, token.keyMaterial, merchant.merchantIdentifierHash, token.data] as const;
+    if (signature === null) return pool ? native.decryptECAsync(...rest) : native.decryptEC(...rest);
+    return pool ? native.verifyAndDecryptECAsync(...signature, ...rest) : native.verifyAndDecryptEC(...signature, ...rest);
+  }
+  const rest = [merchant.key, token.keyMaterial, token.data] as const;
+  if (signature === null) return pool ? native.decryptRSAAsync(...rest) : native.decryptRSA(...rest);
+  return pool ? native.verifyAndDecryptRSAAsync(...signature, ...rest) : native.verifyAndDecryptRSA(...signature, ...rest);
+}
+
+export function decryptSync(merchant: Merchant, token: ParsedToken, signedBy: SignedBy | null = null): Buffer {
   try {
-    return token.version === 'EC_v1'
-      ? native.decryptEC(merchant.key, token.keyMaterial, merchant.merchantIdentifierHash, token.data)
-      : native.decryptRSA(merchant.key, token.keyMaterial, token.data);
+    return callNative(merchant, token, signedBy, false) as Buffer;
   } catch (err) {
     throw mapNativeError(err);
   }
 }
 
-export async function decryptAsync(merchant: Merchant, token: ParsedToken): Promise<Buffer> {
+export async function decryptAsync(merchant: Merchant, token: ParsedToken, signedBy: SignedBy | null = null): Promise<Buffer> {
   try {
-    return await (token.version === 'EC_v1'
-      ? native.decryptECAsync(merchant.key, token.keyMaterial, merchant.merchantIdentifierHash, token.data)
-      : native.decryptRSAAsync(merchant.key, token.keyMaterial, token.data));
-  } catch (err) {
-    throw mapNativeError(err);
-  }
-}
-
-export function verifyAndDecryptSync(signer: SignerInfo, chain: Chain, merchant: Merchant, token: ParsedToken): Buffer {
-  try {
-    return token.version === 'EC_v1'
-      ? native.verifyAndDecryptEC(
-          chain.signerKey!,
-          signer.signedAttributes,
-          signer.signature,
-          merchant.key,
-          token.keyMaterial,
-          merchant.merchantIdentifierHash,
-          token.data,
-        )
-      : native.verifyAndDecryptRSA(
-          chain.signerKey!,
-          signer.signedAttributes,
-          signer.signature,
-          merchant.key,
-          token.keyMaterial,
-          token.data,
-        );
-  } catch (err) {
-    throw mapNativeError(err);
-  }
-}
-
-export async function verifyAndDecryptAsync(signer: SignerInfo, chain: Chain, merchant: Merchant, token: ParsedToken): Promise<Buffer> {
-  try {
-    return await (token.version === 'EC_v1'
-      ? native.verifyAndDecryptECAsync(
-          chain.signerKey!,
-          signer.signedAttributes,
-          signer.signature,
-          merchant.key,
-          token.keyMaterial,
-          merchant.merchantIdentifierHash,
-          token.data,
-        )
-      : native.verifyAndDecryptRSAAsync(
-          chain.signerKey!,
-          signer.signedAttributes,
-          signer.signature,
-          merchant.key,
-          token.keyMaterial,
-          token.data,
-        ));
+    return await callNative(merchant, token, signedBy, true);
   } catch (err) {
     throw mapNativeError(err);
   }

@@ -3,7 +3,7 @@
 // transactionId is claimed against replay only after everything else has passed.
 import type { Chain, ChainValidator } from './chain.js';
 import { parseSignedData, type SignerInfo } from './cms.js';
-import { decryptAsync, decryptSync, verifyAndDecryptAsync, verifyAndDecryptSync } from './decrypt.js';
+import { decryptAsync, decryptSync } from './decrypt.js';
 import { ApplePayError } from './errors.js';
 import type { Merchant } from './merchant.js';
 import type { StepTimer } from './observe.js';
@@ -112,7 +112,7 @@ export function verifyTokenSync(policy: Policy, input: unknown, now: Date, timer
     if (next instanceof ApplePayError) throw next;
     plaintext = decryptSync(next, token);
   } else {
-    plaintext = verifyAndDecryptSync(signer, chain, next, token);
+    plaintext = decryptSync(next, token, checked);
   }
   return finish(token, signer.signingTime, next, plaintext, timer);
 }
@@ -128,7 +128,7 @@ export async function verifyToken(policy: Policy, input: unknown, now: Date, tim
     if (next instanceof ApplePayError) throw next;
     plaintext = await decryptAsync(next, token);
   } else {
-    plaintext = await verifyAndDecryptAsync(signer, chain, next, token);
+    plaintext = await decryptAsync(next, token, checked);
   }
   const result = finish(token, signer.signingTime, next, plaintext, timer);
   if (policy.replayGuard !== null) {

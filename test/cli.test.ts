@@ -22,8 +22,8 @@ interface Run {
 /** Everything the command printed in this file, to look for secrets at the end. */
 const printed: string[] = [];
 
-function run(args: string[], input?: string): Run {
-  const r = spawnSync(process.execPath, [BIN, ...args], { input, encoding: 'utf8', timeout: 30_000 });
+function run(args: string[], input?: string, env?: Record<string, string>): Run {
+  const r = spawnSync(process.execPath, [BIN, ...args], { input, encoding: 'utf8', timeout: 30_000, env: { ...process.env, ...env } });
   printed.push(r.stdout, r.stderr);
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
@@ -155,29 +155,23 @@ describe('verifying a token', () => {
   });
 
   test('--passphrase-env reads the PKCS#12 passphrase from the environment', () => {
-    const r = spawnSync(
-      process.execPath,
-      [BIN, '--key', join(PKI, 'merchant-ec.p12'), '--passphrase-env', 'P12_PASS', ...testRoot, '--json', ecToken],
-      {
-        encoding: 'utf8',
-        env: { ...process.env, P12_PASS: 'test-passphrase' },
-      },
-    );
-    printed.push(r.stdout, r.stderr);
-    expect(r.status).toBe(0);
-    const wrong = spawnSync(
-      process.execPath,
-      [BIN, '--key', join(PKI, 'merchant-ec.p12'), '--passphrase-env', 'P12_PASS', ...testRoot, '--json', ecToken],
-      {
-        encoding: 'utf8',
-        env: { ...process.env, P12_PASS: 'wrong' },
-      },
-    );
+    const args = ['--key', join(PKI, 'merchant-ec.p12'), '--passphrase-env', 'P12_PASS', ...testRoot, '--json', ecToken];
+    expect(run(args, undefined, { P12_PASS: 'test-passphrase' }).status).toBe(0);
+    const wrong = run(args, undefined, { P12_PASS: 'wrong' });
     expect(wrong.status).toBe(2);
-    expect(JSON.parse(wrong.stdout)).toMatchObject({ ok: false, code: 'MERCHANT_KEY_INVALID' });
-    expect(
-      run(['--key', join(PKI, 'merchant-ec.p12'), '--passphrase-env', 'APPLEPAY_VERIFY_UNSET_VARIABLE', ...testRoot, ecToken]).status,
-    ).toBe(2);
+    expect(json(wrong)).toMatchObject({ ok: false, code: 'MERCHANT_KEY_INVALID' });
+    // An unset variable is a usage error, not an empty passphrase.
+    const unset = run([
+      '--key',
+      join(PKI, 'merchant-ec.p12'),
+      '--passphrase-env',
+      'APPLEPAY_VERIFY_UNSET_VARIABLE',
+      ...testRoot,
+      '--json',
+      ecToken,
+    ]);
+    expect(unset.status).toBe(2);
+    expect(json(unset)).toMatchObject({ ok: false, code: 'USAGE' });
   });
 
   test('--verbose prints the time of each step on stderr, for success and rejection', () => {
