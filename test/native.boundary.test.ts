@@ -18,6 +18,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { native, NATIVE_CODES, type MerchantKeyHandle } from '../lib/native.js';
+import { NOT_BYTES, detachedView } from './fixtures/native-inputs.js';
 
 const FIXTURES = fileURLToPath(new URL('../test-vectors/native/', import.meta.url));
 const REAL = fileURLToPath(new URL('../test-vectors/real/', import.meta.url));
@@ -66,30 +67,6 @@ const rsaKey = native.importKey(bt.keyPem);
 const WRAPPED = Buffer.from(bt.token.header.wrappedKey as string, 'base64');
 const RSA_DATA = Buffer.from(bt.token.data as string, 'base64');
 const RSA_PLAIN = native.decryptRSA(rsaKey, WRAPPED, RSA_DATA);
-
-function detachedView(size: number): Uint8Array {
-  const ab = new ArrayBuffer(size);
-  const view = new Uint8Array(ab);
-  structuredClone(ab, { transfer: [ab] });
-  expect(ab.byteLength).toBe(0);
-  return view;
-}
-
-// Values that are not a Uint8Array, plus typed arrays of other kinds.
-const NOT_BYTES: [string, unknown][] = [
-  ['undefined', undefined],
-  ['null', null],
-  ['string', 'abc'],
-  ['number', 42],
-  ['plain object', { length: 3 }],
-  ['array', [1, 2, 3]],
-  ['ArrayBuffer', new ArrayBuffer(8)],
-  ['DataView', new DataView(new ArrayBuffer(8))],
-  ['Int8Array', new Int8Array(8)],
-  ['Uint8ClampedArray', new Uint8ClampedArray(8)],
-  ['Uint16Array', new Uint16Array(8)],
-  ['Float64Array', new Float64Array(8)],
-];
 
 const any = native as unknown as Record<string, (...args: unknown[]) => unknown>;
 

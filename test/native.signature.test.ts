@@ -10,6 +10,7 @@ import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { native, NATIVE_CODES, type NativeCode, type SignerKeyHandle } from '../lib/native.js';
 import { loadRealToken, type RealToken } from './fixtures/native-cms.js';
+import { NOT_BYTES, Tally, detachedView } from './fixtures/native-inputs.js';
 
 const WYCHEPROOF = fileURLToPath(new URL('../test-vectors/wycheproof/', import.meta.url));
 const FIXTURES = fileURLToPath(new URL('../test-vectors/native/', import.meta.url));
@@ -83,36 +84,6 @@ function flipped(bytes: Buffer, index: number): Buffer {
   const copy = Buffer.from(bytes);
   copy[index]! ^= 0x01;
   return copy;
-}
-
-class Tally {
-  readonly counts: Record<string, number> = {};
-  add(key: string): void {
-    this.counts[key] = (this.counts[key] ?? 0) + 1;
-  }
-  total(): number {
-    return Object.values(this.counts).reduce((a, b) => a + b, 0);
-  }
-}
-
-const NOT_BYTES: [string, unknown][] = [
-  ['undefined', undefined],
-  ['null', null],
-  ['string', 'abc'],
-  ['number', 42],
-  ['plain object', { length: 3 }],
-  ['array', [1, 2, 3]],
-  ['ArrayBuffer', new ArrayBuffer(8)],
-  ['DataView', new DataView(new ArrayBuffer(8))],
-  ['Int8Array', new Int8Array(8)],
-  ['Uint16Array', new Uint16Array(8)],
-];
-
-function detachedView(size: number): Uint8Array {
-  const ab = new ArrayBuffer(size);
-  const view = new Uint8Array(ab);
-  structuredClone(ab, { transfer: [ab] });
-  return view;
 }
 
 const gala = loadRealToken('gala-seatgeek-2014');

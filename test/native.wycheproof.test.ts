@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { native, type MerchantKeyHandle } from '../lib/native.js';
+import { Tally } from './fixtures/native-inputs.js';
 
 const DIR = fileURLToPath(new URL('../test-vectors/wycheproof/', import.meta.url));
 const hex = (s: string): Buffer => Buffer.from(s, 'hex');
@@ -29,24 +30,6 @@ function codeOf(fn: () => unknown): string {
     return 'none';
   } catch (err) {
     return String((err as { code?: unknown }).code);
-  }
-}
-
-class Tally {
-  readonly counts: Record<string, number> = {};
-  add(key: string): void {
-    this.counts[key] = (this.counts[key] ?? 0) + 1;
-  }
-  total(): number {
-    return Object.values(this.counts).reduce((a, b) => a + b, 0);
-  }
-  print(title: string): void {
-    console.log(
-      `${title}: ${this.total()} vectors\n` +
-        Object.entries(this.counts)
-          .map(([k, v]) => `  ${k}: ${v}`)
-          .join('\n'),
-    );
   }
 }
 
