@@ -5,8 +5,10 @@
 //
 // The mocks delegate to the real modules until a test installs a fault, and live in this file only
 // (vitest isolates module mocks per test file).
+import diagnostics_channel from 'node:diagnostics_channel';
+import { readFileSync } from 'node:fs';
 import { describe, expect, test, vi } from 'vitest';
-import { ApplePayError, type ErrorCode, type Verifier } from '../lib/index.js';
+import { ApplePayError, VERIFY_CHANNEL_NAME, type ErrorCode, type Verifier } from '../lib/index.js';
 import type * as NativeModule from '../lib/native.js';
 import type * as CertificatesModule from '../lib/certificates.js';
 import { verdictAsync, verdictSync, type Verdict } from './fixtures/hardening-util.js';
@@ -90,6 +92,9 @@ const DECRYPT = [
   'verifyAndDecryptRSA',
   'verifyAndDecryptRSAAsync',
 ];
+// A real handle of the wrong kind: a merchant's private key where the signer's public key belongs.
+let merchantKeyHandle: unknown;
+const merchantHandle = (): unknown => merchantKeyHandle;
 const random = (n: number) => Buffer.from(Array.from({ length: n }, (_, i) => (i * 131 + 17) & 0xff));
 
 describe('faults in the addon during verification', () => {
@@ -190,6 +195,116 @@ describe('faults in the addon during verification', () => {
         faults.native = null;
       }
       expect(verdictSync(verifier, token, now)).toMatchObject({ ok: true });
+    }
+  });
+});
+
+describe("faults in the addon's signer entry points", () => {
+  test('setup: a merchant key handle to pass off as a signer key', async () => {
+    const { native } = await vi.importActual<typeof NativeModule>('../lib/native.js');
+    merchantKeyHandle = native.importKey(readFileSync(pki().merchants.ec.keyPath));
+    expect(merchantKeyHandle).toBeDefined();
+  });
+
+  // verifySignature runs as its own call when a diagnostics subscriber times the steps (and when a
+  // token fails freshness or key selection); otherwise it is fused with decryption.
+  const subscriber = () => undefined;
+  const SIGNER = ['verifySignature', 'verifySignatureAsync'];
+  const cases: [string, Fault, readonly ErrorCode[]][] = [
+    [
+      'verifySignature throws',
+      on(SIGNER, () => {
+        throw new Error('x');
+      }),
+      ['INTERNAL'],
+    ],
+    [
+      'verifySignature throws ERR_INTERNAL',
+      on(SIGNER, () => {
+        throw nativeError('ERR_INTERNAL');
+      }),
+      ['INTERNAL'],
+    ],
+    ['verifySignature says no', on(SIGNER, () => false), ['SIGNATURE_INVALID']],
+    // Anything but true is not a verified signature: a truthy value of the wrong type (a promise
+    // from the async variant wired into the sync path, say) must not pass for one.
+    ['verifySignature returns a truthy non-boolean', on(SIGNER, () => 'true'), ['INTERNAL', 'SIGNATURE_INVALID']],
+    ['verifySignature returns an object', on(SIGNER, () => ({ valid: true })), ['INTERNAL', 'SIGNATURE_INVALID']],
+    ['verifySignature returns 1', on(SIGNER, () => 1), ['INTERNAL', 'SIGNATURE_INVALID']],
+  ];
+
+  test.each(cases)('%s', async (_, fault, allowed) => {
+    diagnostics_channel.subscribe(VERIFY_CHANNEL_NAME, subscriber);
+    try {
+      for (const version of ['EC_v1', 'RSA_v1'] as const) {
+        const verifier = testVerifier();
+        const token = tokens[version].paymentData;
+        faults.native = fault;
+        try {
+          const { sync, async } = await outcomes(verifier, token);
+          expectRefused(sync, allowed);
+          expectRefused(async, allowed);
+        } finally {
+          faults.native = null;
+        }
+        expect(verdictSync(verifier, token, now)).toMatchObject({ ok: true });
+      }
+    } finally {
+      diagnostics_channel.unsubscribe(VERIFY_CHANNEL_NAME, subscriber);
+    }
+  });
+
+  test('importPublicKey throws: INTERNAL, and the chain is not remembered as broken', async () => {
+    for (const version of ['EC_v1', 'RSA_v1'] as const) {
+      const verifier = testVerifier({ intermediates: [] });
+      const token = tokens[version].paymentData;
+      faults.native = on(['importPublicKey'], () => {
+        throw new Error('x');
+      });
+      try {
+        const { sync, async } = await outcomes(verifier, token);
+        expectRefused(sync, ['INTERNAL']);
+        expectRefused(async, ['INTERNAL']);
+      } finally {
+        faults.native = null;
+      }
+      expect(verdictSync(verifier, token, now)).toMatchObject({ ok: true });
+    }
+  });
+
+  // A handle that is not one is refused by the addon itself (its type tag), so the token fails. The
+  // chain's verdict keeps what importPublicKey returned, so that verifier stays closed for the set.
+  test.each([
+    ['importPublicKey returns a look-alike handle', on(['importPublicKey'], () => ({ type: 'ec', bits: 256 }))],
+    ['importPublicKey returns null', on(['importPublicKey'], () => null)],
+    ['importPublicKey returns a merchant key handle', on(['importPublicKey'], () => merchantHandle())],
+  ] as [string, Fault][])('%s: refused, never accepted', async (_, fault) => {
+    for (const version of ['EC_v1', 'RSA_v1'] as const) {
+      const verifier = testVerifier({ intermediates: [] });
+      faults.native = fault;
+      try {
+        const { sync, async } = await outcomes(verifier, tokens[version].paymentData);
+        expectRefused(sync, ['INTERNAL', 'LEAF_CERT_INVALID']);
+        expectRefused(async, ['INTERNAL', 'LEAF_CERT_INVALID']);
+      } finally {
+        faults.native = null;
+      }
+    }
+  });
+
+  test('the fused call failing its signature (ERR_SIGNATURE) is SIGNATURE_INVALID', async () => {
+    const verifier = testVerifier();
+    faults.native = on(['verifyAndDecryptEC', 'verifyAndDecryptECAsync'], () => {
+      throw nativeError('ERR_SIGNATURE');
+    });
+    try {
+      const { sync, async } = await outcomes(verifier, tokens.EC_v1.paymentData);
+      expect([sync, async]).toEqual([
+        { ok: false, code: 'SIGNATURE_INVALID' },
+        { ok: false, code: 'SIGNATURE_INVALID' },
+      ]);
+    } finally {
+      faults.native = null;
     }
   });
 });
