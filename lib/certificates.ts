@@ -166,11 +166,9 @@ export function isIssuedBy(cert: ParsedCertificate, issuer: ParsedCertificate): 
   if (!cert.issuer.equals(issuer.subject)) return false;
   const alg = CERT_SIGNATURE_ALGORITHMS[cert.signatureAlgorithm];
   if (alg === undefined || !alg.keyTypes.includes(issuer.keyType)) return false;
-  try {
-    return verifySignature(alg.hash, cert.tbs, issuer.publicKey, cert.signatureValue);
-  } catch {
-    return false;
-  }
+  // node:crypto answers false for any malformed signature; an exception here is a fault, not a
+  // verdict, and must not be cached as CHAIN_UNTRUSTED for these certificates: let it through.
+  return verifySignature(alg.hash, cert.tbs, issuer.publicKey, cert.signatureValue);
 }
 
 export function isValidAt(cert: ParsedCertificate, at: Date): boolean {

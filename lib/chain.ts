@@ -174,12 +174,18 @@ function sameCertificates(a: readonly Buffer[], b: readonly Buffer[]): boolean {
 }
 
 function importSignerKey(leaf: ParsedCertificate): SignerKeyHandle | null {
+  let handle: SignerKeyHandle;
   try {
-    return native.importPublicKey(leaf.spki);
+    handle = native.importPublicKey(leaf.spki);
   } catch (err) {
     if (isNativeError(err) && (err.code === 'ERR_KEY_UNSUPPORTED' || err.code === 'ERR_KEY_DECODE')) return null;
     throw err;
   }
+  // The handle is cached with the chain: one that does not describe the leaf's key would fail every
+  // token with these certificates, so a fault here must throw (uncached) rather than be remembered.
+  const expected = leaf.keyType === 'rsa' ? 'rsa' : 'ec';
+  if (typeof handle !== 'object' || handle === null || handle.type !== expected) throw new Error('the addon returned no usable signer key');
+  return handle;
 }
 
 function checkLeafKey(chain: Chain, version: TokenVersion): void {

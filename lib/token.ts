@@ -158,6 +158,13 @@ function readPaymentData(pd: Record<string, unknown>, limits: TokenLimits): Pars
     });
   }
   const signature = base64Field(pd, 'signature', 'signature');
+  // The text cap above rounds up to whole base64 quanta; the decoded size is the contract.
+  if (signature.length > limits.maxSignatureBytes) {
+    throw new ApplePayError('TOKEN_TOO_LARGE', `signature exceeds ${limits.maxSignatureBytes} bytes`, {
+      field: 'signature',
+      limit: limits.maxSignatureBytes,
+    });
+  }
   const data = base64Field(pd, 'data', 'data');
   // Ciphertext and a 16-byte GCM tag: an empty plaintext is not a payment.
   if (data.length < 17) throw malformed('data is too short to hold a ciphertext and its tag', 'data');

@@ -42,19 +42,31 @@ describe('configuration', () => {
 
   test('MERCHANT_CERT_INVALID: unreadable certificate, or no merchant identifier extension', () => {
     throwsWith(build({ merchants: { ...ec, certificate: 'not a certificate' } }), 'MERCHANT_CERT_INVALID');
-    throwsWith(build({ merchants: { ...ec, certificate: p.merchants.ec.certPem.replace(/[A-Z]/, 'A').replace('MII', 'MIJ') } }), 'MERCHANT_CERT_INVALID');
+    throwsWith(
+      build({ merchants: { ...ec, certificate: p.merchants.ec.certPem.replace(/[A-Z]/, 'A').replace('MII', 'MIJ') } }),
+      'MERCHANT_CERT_INVALID',
+    );
     // The WWDR look-alike is a well-formed certificate with a P-256 key but no 1.2.840.113635.100.6.32.
     throwsWith(build({ merchants: { certificate: p.wwdr.certPem, privateKey: keyFile(p.wwdr.keyPath) } }), 'MERCHANT_CERT_INVALID');
   });
 
   test('MERCHANT_KEY_INVALID: unreadable key, unsupported key, key of another certificate', () => {
-    throwsWith(build({ merchants: { ...ec, privateKey: '-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n' } }), 'MERCHANT_KEY_INVALID');
+    throwsWith(
+      build({ merchants: { ...ec, privateKey: '-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n' } }),
+      'MERCHANT_KEY_INVALID',
+    );
     throwsWith(build({ merchants: { ...ec, privateKey: keyFile(p.merchants.ecRotated.keyPath) } }), 'MERCHANT_KEY_INVALID');
     // The root's key is P-384: Apple Pay merchant keys are P-256 or RSA.
-    throwsWith(build({ merchants: { merchantIdentifier: 'merchant.com.example', privateKey: keyFile(p.root.keyPath) } }), 'MERCHANT_KEY_INVALID');
+    throwsWith(
+      build({ merchants: { merchantIdentifier: 'merchant.com.example', privateKey: keyFile(p.root.keyPath) } }),
+      'MERCHANT_KEY_INVALID',
+    );
     const small = generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey.export({ type: 'pkcs8', format: 'pem' });
     throwsWith(build({ merchants: { merchantIdentifier: 'merchant.com.example', privateKey: small } }), 'MERCHANT_KEY_INVALID');
-    throwsWith(build({ merchants: { certificate: p.merchants.ec.p12!, privateKey: p.merchants.ec.p12!, passphrase: 'wrong' } }), 'MERCHANT_KEY_INVALID');
+    throwsWith(
+      build({ merchants: { certificate: p.merchants.ec.p12!, privateKey: p.merchants.ec.p12!, passphrase: 'wrong' } }),
+      'MERCHANT_KEY_INVALID',
+    );
   });
 
   test('ROOT_CERT_INVALID: unreadable root, or a root that is not a self-signed CA', () => {
@@ -83,24 +95,29 @@ describe('token structure', () => {
     const withHeader = (h: Record<string, unknown>) => ({ ...token, header: { ...token.header, ...h } });
     // URL-safe alphabet, junk, missing padding, and non-zero padding bits all decode "fine" with Buffer.
     await rejectsWith(verifier.verifyAndDecrypt({ ...token, data: `-${token.data.slice(1)}` }), 'TOKEN_MALFORMED');
-    await rejectsWith(verifier.verifyAndDecrypt({ ...token, data: token.data.endsWith('=') ? token.data.replace(/=+$/, '') : `${token.data}==` }), 'TOKEN_MALFORMED');
+    await rejectsWith(
+      verifier.verifyAndDecrypt({ ...token, data: token.data.endsWith('=') ? token.data.replace(/=+$/, '') : `${token.data}==` }),
+      'TOKEN_MALFORMED',
+    );
     await rejectsWith(verifier.verifyAndDecrypt({ ...token, data: ` ${token.data}` }), 'TOKEN_MALFORMED');
     await rejectsWith(verifier.verifyAndDecrypt({ ...token, signature: `${token.signature}AAAA=` }), 'TOKEN_MALFORMED');
     await rejectsWith(verifier.verifyAndDecrypt(withHeader({ publicKeyHash: 'QR==' })), 'TOKEN_MALFORMED');
     await rejectsWith(verifier.verifyAndDecrypt(withHeader({ transactionId: `${token.header.transactionId}0` })), 'TOKEN_MALFORMED');
-    await rejectsWith(verifier.verifyAndDecrypt(withHeader({ transactionId: `${token.header.transactionId.slice(2)}zz` })), 'TOKEN_MALFORMED');
+    await rejectsWith(
+      verifier.verifyAndDecrypt(withHeader({ transactionId: `${token.header.transactionId.slice(2)}zz` })),
+      'TOKEN_MALFORMED',
+    );
     await rejectsWith(verifier.verifyAndDecrypt(withHeader({ applicationData: 'abcd' })), 'TOKEN_MALFORMED');
     await rejectsWith(verifier.verifyAndDecrypt(withHeader({ wrappedKey: token.header.ephemeralPublicKey })), 'TOKEN_MALFORMED');
     await rejectsWith(verifier.verifyAndDecrypt({ ...token, data: Buffer.alloc(16).toString('base64') }), 'TOKEN_MALFORMED');
-    await rejectsWith(
-      verifier.verifyAndDecrypt({ paymentData: token, transactionIdentifier: 'AB'.repeat(32) }),
-      'TOKEN_MALFORMED',
-    );
+    await rejectsWith(verifier.verifyAndDecrypt({ paymentData: token, transactionIdentifier: 'AB'.repeat(32) }), 'TOKEN_MALFORMED');
   });
 
   test('TOKEN_TOO_LARGE: the token, or its signature, over the cap before any parsing', async () => {
     await rejectsWith(verifier.verifyAndDecrypt(`{"pad":"${'A'.repeat(70_000)}"}`), 'TOKEN_TOO_LARGE');
     await rejectsWith(verifier.verifyAndDecrypt({ ...token, signature: Buffer.alloc(9000, 0x30).toString('base64') }), 'TOKEN_TOO_LARGE');
+    // One byte over the 8 KiB cap, in as many base64 characters as 8 KiB takes.
+    await rejectsWith(verifier.verifyAndDecrypt({ ...token, signature: Buffer.alloc(8193, 0x30).toString('base64') }), 'TOKEN_TOO_LARGE');
     await rejectsWith(verifier.verifyAndDecrypt({ ...token, data: 'A'.repeat(70_000) }), 'TOKEN_TOO_LARGE');
   });
 
@@ -138,10 +155,16 @@ describe('signature', () => {
     const tampered = Buffer.from(good.data, 'base64');
     tampered[0]! ^= 1;
     await rejectsWith(verifier.verifyAndDecrypt({ ...good, data: tampered.toString('base64') }), 'SIGNATURE_INVALID');
-    await rejectsWith(verifier.verifyAndDecrypt({ ...good, header: { ...good.header, transactionId: 'ff'.repeat(32) } }), 'SIGNATURE_INVALID');
+    await rejectsWith(
+      verifier.verifyAndDecrypt({ ...good, header: { ...good.header, transactionId: 'ff'.repeat(32) } }),
+      'SIGNATURE_INVALID',
+    );
     const other = mint({ version: 'EC_v1' }).paymentData;
     // Apple's applicationData is hex; one C implementation base64-decoded it instead.
-    await rejectsWith(verifier.verifyAndDecrypt({ ...good, header: { ...good.header, applicationData: 'ab'.repeat(32) } }), 'SIGNATURE_INVALID');
+    await rejectsWith(
+      verifier.verifyAndDecrypt({ ...good, header: { ...good.header, applicationData: 'ab'.repeat(32) } }),
+      'SIGNATURE_INVALID',
+    );
     await rejectsWith(verifier.verifyAndDecrypt({ ...good, signature: other.signature }), 'SIGNATURE_INVALID');
     for (const cms of [
       { messageDigestOverride: Buffer.alloc(32) },
@@ -192,8 +215,11 @@ describe('certificates', () => {
     // An EC_v1 token signed by the RSA leaf (its algorithm identifier claiming ECDSA, as EC_v1 requires).
     await rejectsWith(
       verifier.verifyAndDecrypt(
-        mint({ version: 'EC_v1', signer: { certDer: p.leafRsa.certDer, key: p.leafRsa.key }, cms: { signatureAlgorithmOid: '1.2.840.10045.4.3.2' } })
-          .paymentData,
+        mint({
+          version: 'EC_v1',
+          signer: { certDer: p.leafRsa.certDer, key: p.leafRsa.key },
+          cms: { signatureAlgorithmOid: '1.2.840.10045.4.3.2' },
+        }).paymentData,
       ),
       'LEAF_CERT_INVALID',
     );
@@ -207,7 +233,9 @@ describe('certificates', () => {
     const spec = appleIntermediateSpec({ key: p.intermediate.key, issuerKey: p.root.key });
     const notCa = issueCertificate({
       ...spec,
-      extensions: spec.extensions.map((e) => (e.oid === '2.5.29.19' ? { oid: '2.5.29.19', critical: true, value: Buffer.from('3000', 'hex') } : e)),
+      extensions: spec.extensions.map((e) =>
+        e.oid === '2.5.29.19' ? { oid: '2.5.29.19', critical: true, value: Buffer.from('3000', 'hex') } : e,
+      ),
     });
     await rejectsWith(
       verifier.verifyAndDecrypt(mint({ version: 'EC_v1', certificates: [p.leafEc.certDer, notCa] }).paymentData),
@@ -215,7 +243,7 @@ describe('certificates', () => {
     );
   });
 
-  test('CHAIN_UNTRUSTED: a foreign root with Apple\'s names, a leaf signed by another CA', async () => {
+  test("CHAIN_UNTRUSTED: a foreign root with Apple's names, a leaf signed by another CA", async () => {
     const token = mint({ version: 'EC_v1' }).paymentData;
     // The default verifier pins the real Apple Root CA - G3; the test root only copies its names.
     const pinned = createVerifier({ merchants: { certificate: p.merchants.ec.certPem, privateKey: keyFile(p.merchants.ec.keyPath) } });
@@ -273,7 +301,10 @@ describe('merchant key and decryption', () => {
     ]);
     const p384 = generateKeyPairSync('ec', { namedCurve: 'P-384' }).publicKey.export({ type: 'spki', format: 'der' });
     for (const key of [offCurve, compressed, p384]) {
-      await rejectsWith(verifier.verifyAndDecrypt(mint({ version: 'EC_v1', ephemeralPublicKeyOverride: key }).paymentData), 'EPHEMERAL_KEY_INVALID');
+      await rejectsWith(
+        verifier.verifyAndDecrypt(mint({ version: 'EC_v1', ephemeralPublicKeyOverride: key }).paymentData),
+        'EPHEMERAL_KEY_INVALID',
+      );
     }
   });
 
@@ -289,18 +320,28 @@ describe('merchant key and decryption', () => {
     }
     // Encrypted to the rotated key, but naming the configured one.
     await rejectsWith(
-      verifier.verifyAndDecrypt(mint({ version: 'EC_v1', merchant: 'ecRotated', publicKeyHashOverride: p.merchants.ec.publicKeyHash }).paymentData),
+      verifier.verifyAndDecrypt(
+        mint({ version: 'EC_v1', merchant: 'ecRotated', publicKeyHashOverride: p.merchants.ec.publicKeyHash }).paymentData,
+      ),
       'DECRYPTION_FAILED',
     );
     const wrapped = Buffer.from(mint({ version: 'RSA_v1' }).paymentData.header.wrappedKey!, 'base64');
     wrapped[10]! ^= 1;
     await rejectsWith(verifier.verifyAndDecrypt(mint({ version: 'RSA_v1', wrappedKeyOverride: wrapped }).paymentData), 'DECRYPTION_FAILED');
     // A 32-byte AES key wrapped correctly: the unwrap succeeds, its length does not (RSA_v1 is AES-128).
-    await rejectsWith(verifier.verifyAndDecrypt(mint({ version: 'RSA_v1', symmetricKey: Buffer.alloc(32, 1) }).paymentData), 'DECRYPTION_FAILED');
+    await rejectsWith(
+      verifier.verifyAndDecrypt(mint({ version: 'RSA_v1', symmetricKey: Buffer.alloc(32, 1) }).paymentData),
+      'DECRYPTION_FAILED',
+    );
   });
 
-  test('PAYLOAD_INVALID: decrypted data that is not Apple\'s payment JSON', async () => {
-    for (const payment of [Buffer.from('not json'), Buffer.from([0xc3, 0x28]), { paymentDataType: 'EMV' }, { ...JSON.parse('{}'), applicationPrimaryAccountNumber: 4111 }]) {
+  test("PAYLOAD_INVALID: decrypted data that is not Apple's payment JSON", async () => {
+    for (const payment of [
+      Buffer.from('not json'),
+      Buffer.from([0xc3, 0x28]),
+      { paymentDataType: 'EMV' },
+      { ...JSON.parse('{}'), applicationPrimaryAccountNumber: 4111 },
+    ]) {
       await rejectsWith(verifier.verifyAndDecrypt(mint({ version: 'EC_v1', payment }).paymentData), 'PAYLOAD_INVALID');
     }
   });
@@ -339,7 +380,11 @@ describe('replay protection', () => {
   test('a forged token never burns a genuine transactionId', async () => {
     const guarded = testVerifier({ replayGuard: memoryReplayGuard() });
     const genuine = mint({ version: 'EC_v1' });
-    const forged = mint({ version: 'EC_v1', transactionId: genuine.expected.transactionId, cms: { messageDigestOverride: Buffer.alloc(32) } });
+    const forged = mint({
+      version: 'EC_v1',
+      transactionId: genuine.expected.transactionId,
+      cms: { messageDigestOverride: Buffer.alloc(32) },
+    });
     await expect(guarded.verifyAndDecrypt(forged.paymentData)).rejects.toMatchObject({ code: 'SIGNATURE_INVALID' });
     await expect(guarded.verifyAndDecrypt(genuine.paymentData)).resolves.toBeDefined();
   });
@@ -353,7 +398,10 @@ describe('replay protection', () => {
 describe('one-shot API', () => {
   test('verifyAndDecrypt(token, options) reports configuration and token failures by code', async () => {
     const set = loadRealSet('gala-seatgeek-2014');
-    await rejectsWith(verifyAndDecrypt(set.token, { merchants: { certificate: set.certificate, privateKey: 'nope' } }), 'MERCHANT_KEY_INVALID');
+    await rejectsWith(
+      verifyAndDecrypt(set.token, { merchants: { certificate: set.certificate, privateKey: 'nope' } }),
+      'MERCHANT_KEY_INVALID',
+    );
     const result = await verifyAndDecrypt(set.token, {
       merchants: { certificate: set.certificate, privateKey: set.privateKey },
       now: new Date(set.signingTime.getTime() + 1000),

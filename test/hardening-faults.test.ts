@@ -272,13 +272,20 @@ describe("faults in the addon's signer entry points", () => {
     }
   });
 
-  // A handle that is not one is refused by the addon itself (its type tag), so the token fails. The
-  // chain's verdict keeps what importPublicKey returned, so that verifier stays closed for the set.
+  // A handle that is not one is refused by the addon itself (its type tag), so the token fails. What the
+  // pipeline can see to be wrong (not an object, a type that is not the leaf's) is thrown, not cached,
+  // so the verifier recovers once the fault clears; a look-alike of the right type is kept with the
+  // chain, and that verifier stays closed (never open) for the set.
   test.each([
-    ['importPublicKey returns a look-alike handle', on(['importPublicKey'], () => ({ type: 'ec', bits: 256 }))],
-    ['importPublicKey returns null', on(['importPublicKey'], () => null)],
-    ['importPublicKey returns a merchant key handle', on(['importPublicKey'], () => merchantHandle())],
-  ] as [string, Fault][])('%s: refused, never accepted', async (_, fault) => {
+    ['importPublicKey returns a look-alike handle', on(['importPublicKey'], () => ({ type: 'ec', bits: 256 })), false],
+    [
+      'importPublicKey returns a look-alike of the other type',
+      on(['importPublicKey'], (real) => ({ type: (real() as { type: string }).type === 'ec' ? 'rsa' : 'ec' })),
+      true,
+    ],
+    ['importPublicKey returns null', on(['importPublicKey'], () => null), true],
+    ['importPublicKey returns a merchant key handle', on(['importPublicKey'], () => merchantHandle()), false],
+  ] as [string, Fault, boolean][])('%s: refused, never accepted', async (_, fault, recovers) => {
     for (const version of ['EC_v1', 'RSA_v1'] as const) {
       const verifier = testVerifier({ intermediates: [] });
       faults.native = fault;
@@ -289,6 +296,7 @@ describe("faults in the addon's signer entry points", () => {
       } finally {
         faults.native = null;
       }
+      if (recovers) expect(verdictSync(verifier, tokens[version].paymentData, now)).toMatchObject({ ok: true });
     }
   });
 
