@@ -295,6 +295,8 @@ async function main(): Promise<void> {
   const rsaVsFloor = ratio(r.projectRsa.usPerToken, r.floorRsa.usPerToken);
   const asyncSpeedup = ratio(r.asyncEc.tokensPerSecond, r.projectEc.tokensPerSecond);
   const vsPeer = ratio(r.projectEc.tokensPerSecond, r.peerEc.tokensPerSecond);
+  // The peer has only a synchronous API, so one token at a time is also its best throughput in a process.
+  const asyncVsPeer = ratio(r.asyncEc.tokensPerSecond, r.peerEc.tokensPerSecond);
   const loopDelayP99Ms = +median(loopDelays).toFixed(2);
   const ceiling = +median(ceilings).toFixed(3);
   process.stderr.write('measuring memory...\n');
@@ -312,7 +314,13 @@ async function main(): Promise<void> {
       pass: true,
     },
     { figure: 'event-loop delay p99 during async (ms)', value: loopDelayP99Ms, target: '<= 5', pass: loopDelayP99Ms <= 5 },
-    { figure: 'throughput / decrypt-only peer', value: vsPeer, target: '>= 3', pass: vsPeer >= 3 },
+    { figure: 'throughput / decrypt-only peer, one token at a time each', value: vsPeer, target: '>= 3', pass: vsPeer >= 3 },
+    {
+      figure: `throughput / decrypt-only peer, best in one process (async c=${CONCURRENCY} vs the peer's only, synchronous, API)`,
+      value: asyncVsPeer,
+      target: '>= 3',
+      pass: asyncVsPeer >= 3,
+    },
     {
       figure: `RSS growth over ${MEMORY_ITERATIONS} verifications (MB)`,
       value: mem.rssGrowthMb,

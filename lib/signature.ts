@@ -1,6 +1,6 @@
 // Spec section 2, steps 2-4 and 8: the signer is Apple's leaf, its messageDigest covers the token's
 // fields, its signature covers the signed attributes, and its signing time is fresh.
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { ApplePayError } from './errors.js';
 import type { Chain } from './chain.js';
 import type { SignerInfo } from './cms.js';
@@ -12,7 +12,7 @@ export function checkSigner(signer: SignerInfo, chain: Chain, signedContent: Uin
   if (!signer.issuer.equals(leaf.issuer) || !signer.serialNumber.equals(leaf.serialNumber)) {
     throw new ApplePayError('SIGNATURE_INVALID', 'the signer is not the leaf certificate', { field: 'signature' });
   }
-  const digest = createHash('sha256').update(signedContent).digest();
+  const digest = hash('sha256', signedContent, 'buffer');
   if (!digest.equals(signer.messageDigest)) {
     throw new ApplePayError('SIGNATURE_INVALID', 'the signed message digest does not match the token', { field: 'signature' });
   }
