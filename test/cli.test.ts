@@ -338,21 +338,26 @@ describe('human mode', () => {
   });
 });
 
+/** `--json` on a real token with its merchant files, five seconds after its signing time. */
+function runRealSet(set: ReturnType<typeof loadRealSet>): Run {
+  const dir = join(REAL_DIR, set.name);
+  const now = new Date(set.signingTime.getTime() + 5000).toISOString();
+  return run([
+    '--json',
+    '--cert',
+    join(dir, 'merchant_cert.pem'),
+    '--key',
+    join(dir, 'merchant_key.pem'),
+    '--now',
+    now,
+    join(dir, 'token.json'),
+  ]);
+}
+
 describe('real tokens', () => {
   test.each(REAL_APPLE_SETS)('%s: --json at its signing time prints its expected payment', (name) => {
     const set = loadRealSet(name);
-    const dir = join(REAL_DIR, name);
-    const now = new Date(set.signingTime.getTime() + 5000).toISOString();
-    const r = run([
-      '--json',
-      '--cert',
-      join(dir, 'merchant_cert.pem'),
-      '--key',
-      join(dir, 'merchant_key.pem'),
-      '--now',
-      now,
-      join(dir, 'token.json'),
-    ]);
+    const r = runRealSet(set);
     expect(r.status).toBe(0);
     const out = json(r);
     expect(out).toMatchObject({ ok: true, result: { version: set.meta.version, signingTime: set.signingTime.toISOString() } });
@@ -360,19 +365,7 @@ describe('real tokens', () => {
   });
 
   test('apple-sample-testca-2016-emv is rejected with LEAF_CERT_INVALID', () => {
-    const set = loadRealSet('apple-sample-testca-2016-emv');
-    const dir = join(REAL_DIR, set.name);
-    const now = new Date(set.signingTime.getTime() + 5000).toISOString();
-    const r = run([
-      '--json',
-      '--cert',
-      join(dir, 'merchant_cert.pem'),
-      '--key',
-      join(dir, 'merchant_key.pem'),
-      '--now',
-      now,
-      join(dir, 'token.json'),
-    ]);
+    const r = runRealSet(loadRealSet('apple-sample-testca-2016-emv'));
     expect(r.status).toBe(1);
     expect(json(r)).toMatchObject({ ok: false, code: 'LEAF_CERT_INVALID' });
   });

@@ -10,7 +10,7 @@ import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { native, NATIVE_CODES, type NativeCode, type SignerKeyHandle } from '../lib/native.js';
 import { loadRealToken, type RealToken } from './fixtures/native-cms.js';
-import { NOT_BYTES, Tally, detachedView } from './fixtures/native-inputs.js';
+import { NOT_BYTES, Tally, detachedView, NATIVE_MESSAGES } from './fixtures/native-inputs.js';
 
 const WYCHEPROOF = fileURLToPath(new URL('../test-vectors/wycheproof/', import.meta.url));
 const FIXTURES = fileURLToPath(new URL('../test-vectors/native/', import.meta.url));
@@ -18,23 +18,13 @@ const MAX_INPUT = 1024 * 1024;
 const hex = (s: string): Buffer => Buffer.from(s, 'hex');
 const any = native as unknown as Record<string, (...args: unknown[]) => unknown>;
 
-// The fixed messages of native/addon.cc.
-const MESSAGES = new Set([
-  'Invalid argument',
-  'The key could not be decoded (format or passphrase)',
-  'Unsupported key: only EC P-256 and RSA of 2048 bits or more',
-  'Invalid ephemeral public key',
-  'Decryption failed',
-  'Internal cryptographic failure',
-  'The signature does not verify with the signer key',
-]);
 
 function checkError(err: unknown): NativeCode {
   expect(err).toBeInstanceOf(Error);
   const code = (err as { code?: unknown }).code;
   expect(NATIVE_CODES).toContain(code);
   const message = (err as Error).message.replace(/^(Invalid argument): .*$/, '$1');
-  expect(MESSAGES.has(message), message).toBe(true);
+  expect(NATIVE_MESSAGES.has(message), message).toBe(true);
   return code as NativeCode;
 }
 
