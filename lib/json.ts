@@ -28,7 +28,7 @@ export type JsonValue = null | boolean | number | string | JsonValue[] | { [key:
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 // Characters a JSON string may not hold raw (RFC 8259 section 7).
 const CONTROL_CHAR = /[\u0000-\u001f]/;
-const NUMBER = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
+const NUMBER_SOURCE = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/.source;
 
 export function parseStrictJson(text: string, limits: JsonLimits): JsonValue {
   const reader = new Reader(text, limits);
@@ -41,6 +41,8 @@ export function parseStrictJson(text: string, limits: JsonLimits): JsonValue {
 
 class Reader {
   pos = 0;
+  // A sticky pattern carries its position in lastIndex: one per reader, never shared module state.
+  private readonly numberPattern = new RegExp(NUMBER_SOURCE, 'y');
 
   constructor(
     private readonly text: string,
@@ -90,8 +92,8 @@ class Reader {
   }
 
   private number(): number {
-    NUMBER.lastIndex = this.pos;
-    const m = NUMBER.exec(this.text);
+    this.numberPattern.lastIndex = this.pos;
+    const m = this.numberPattern.exec(this.text);
     if (m === null || m[0].length === 0) return this.fail('invalid JSON number');
     this.pos += m[0].length;
     const n = Number(m[0]);
