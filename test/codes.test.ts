@@ -3,6 +3,7 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { describe, expect, test } from 'vitest';
 import { ERROR_CODES, createVerifier, memoryReplayGuard, verifyAndDecrypt, type ErrorCode, type VerifierOptions } from '../lib/index.js';
+import * as der from '../test-vectors/gen/der.js';
 import { appleIntermediateSpec, appleLeafSpec, issueCertificate } from '../test-vectors/gen/pki.js';
 import { keyFile, loadRealSet, mint, pki, testVerifier } from './helpers.js';
 
@@ -148,6 +149,35 @@ describe('signature', () => {
     }
     const token = mint({ version: 'EC_v1' }).paymentData;
     await rejectsWith(verifier.verifyAndDecrypt({ ...token, signature: Buffer.alloc(2200, 7).toString('base64') }), 'SIGNATURE_MALFORMED');
+  });
+
+  test('signed attributes: each type at most once, and CMSAlgorithmProtection naming the algorithms in use', async () => {
+    // Validly signed in both cases: only the attribute rules can refuse them.
+    const attribute = (type: string, value: Buffer) => der.sequence([der.oid(type), der.set([value])]);
+    const secondDigest = attribute('1.2.840.113549.1.9.4', der.octetString(Buffer.alloc(32)));
+    await rejectsWith(
+      verifier.verifyAndDecrypt(mint({ version: 'EC_v1', cms: { extraSignedAttributes: [secondDigest] } }).paymentData),
+      'SIGNATURE_MALFORMED',
+    );
+    const protection = (signatureOid: string) =>
+      attribute(
+        '1.2.840.113549.1.9.52',
+        der.sequence([der.sequence([der.oid('2.16.840.1.101.3.4.2.1')]), der.retagImplicit(1, der.sequence([der.oid(signatureOid)]))]),
+      );
+    const claimsSha384 = protection('1.2.840.10045.4.3.3');
+    await rejectsWith(
+      verifier.verifyAndDecrypt(
+        mint({ version: 'EC_v1', cms: { omitAlgorithmProtection: true, extraSignedAttributes: [claimsSha384] } }).paymentData,
+      ),
+      'SIGNATURE_INVALID',
+    );
+    // The same attribute naming the algorithm actually used passes: the check is not a blanket refusal.
+    const honest = protection('1.2.840.10045.4.3.2');
+    await expect(
+      verifier.verifyAndDecrypt(
+        mint({ version: 'EC_v1', cms: { omitAlgorithmProtection: true, extraSignedAttributes: [honest] } }).paymentData,
+      ),
+    ).resolves.toBeDefined();
   });
 
   test('SIGNATURE_INVALID: tampered data, wrong digest, wrong algorithms, signature by another key', async () => {
