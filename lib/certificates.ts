@@ -186,7 +186,7 @@ export function merchantIdentifierHash(cert: ParsedCertificate): Buffer | null {
   try {
     const tlv = readTlv(value, 0, value.length);
     if (tlv.tag !== TAG.UTF8_STRING || tlv.end !== value.length) return null;
-    const text = Buffer.from(content(value, tlv)).toString('latin1');
+    const text = content(value, tlv).toString('latin1');
     if (text.length !== 64) return null;
     return decodeHex(text);
   } catch {

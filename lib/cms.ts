@@ -94,7 +94,8 @@ function parse(buf: Uint8Array, version: 'EC_v1' | 'RSA_v1'): SignedData {
   if (field === undefined || field.tag !== TAG.CONTEXT_0) throw malformed('SignedData carries no certificates');
   const certificates = children(buf, field).map((cert) => {
     if (cert.tag !== TAG.SEQUENCE || cert.indefinite) throw malformed('certificate is not a DER SEQUENCE');
-    return Buffer.from(whole(buf, cert));
+    // A view: nearly every token's certificates are only compared with the cached ones.
+    return whole(buf, cert);
   });
   if (certificates.length < 2 || certificates.length > MAX_CERTIFICATES) {
     throw malformed('SignedData must carry the leaf and intermediate certificates');
@@ -118,8 +119,8 @@ function parseSignerInfo(buf: Uint8Array, signerInfo: Tlv, version: 'EC_v1' | 'R
   }
   const sid = children(buf, expectTag(fields[i++], TAG.SEQUENCE, 'issuerAndSerialNumber'));
   if (sid.length !== 2) throw malformed('malformed issuerAndSerialNumber');
-  const issuer = Buffer.from(whole(buf, expectTag(sid[0], TAG.SEQUENCE, 'signer issuer')));
-  const serialNumber = Buffer.from(content(buf, expectTag(sid[1], TAG.INTEGER, 'signer serial number')));
+  const issuer = whole(buf, expectTag(sid[0], TAG.SEQUENCE, 'signer issuer'));
+  const serialNumber = content(buf, expectTag(sid[1], TAG.INTEGER, 'signer serial number'));
 
   const digestAlgorithm = expectTag(fields[i++], TAG.SEQUENCE, 'SignerInfo digestAlgorithm');
   if (!isSha256(buf, digestAlgorithm)) {
@@ -139,10 +140,11 @@ function parseSignerInfo(buf: Uint8Array, signerInfo: Tlv, version: 'EC_v1' | 'R
   }
   if (attributes.algorithmProtection !== null) checkAlgorithmProtection(buf, attributes.algorithmProtection, pinned);
 
-  const signature = Buffer.from(content(buf, expectTag(fields[i++], TAG.OCTET_STRING, 'signature value')));
+  const signature = content(buf, expectTag(fields[i++], TAG.OCTET_STRING, 'signature value'));
   if (signature.length === 0) throw malformed('empty signature value');
   if (i !== fields.length) throw malformed('SignerInfo carries unsigned attributes or extra fields');
 
+  // A copy: its first byte is rewritten below.
   const signedAttributes = Buffer.from(whole(buf, attrsTlv));
   // The signature covers the attributes encoded as an explicit SET OF, not as the [0] IMPLICIT field.
   signedAttributes[0] = TAG.SET;
@@ -174,7 +176,7 @@ function readSignedAttributes(buf: Uint8Array, attrsTlv: Tlv): Attributes {
     const [type, values, ...rest] = children(buf, expectTag(attr, TAG.SEQUENCE, 'signed attribute'));
     if (rest.length !== 0) throw malformed('malformed signed attribute');
     const typeTlv = expectTag(type, TAG.OID, 'attribute type');
-    const typeKey = Buffer.from(whole(buf, typeTlv)).toString('hex');
+    const typeKey = whole(buf, typeTlv).toString('hex');
     // RFC 5652 5.3: each attribute type at most once, and these four with exactly one value.
     if (seen.has(typeKey)) throw malformed('duplicate signed attribute');
     seen.add(typeKey);
@@ -187,7 +189,7 @@ function readSignedAttributes(buf: Uint8Array, attrsTlv: Tlv): Attributes {
       contentTypeSeen = true;
     } else if (equalsBytes(buf, typeTlv, OID_MESSAGE_DIGEST)) {
       if (valueList.length !== 1) throw malformed('messageDigest attribute must have one value');
-      messageDigest = Buffer.from(content(buf, expectTag(valueList[0], TAG.OCTET_STRING, 'messageDigest')));
+      messageDigest = content(buf, expectTag(valueList[0], TAG.OCTET_STRING, 'messageDigest'));
       if (messageDigest.length !== 32) throw malformed('messageDigest is not a SHA-256 digest');
     } else if (equalsBytes(buf, typeTlv, OID_SIGNING_TIME)) {
       if (valueList.length !== 1) throw malformed('signingTime attribute must have one value');
@@ -220,7 +222,7 @@ function checkAlgorithmProtection(buf: Uint8Array, protection: Tlv, pinnedSignat
   const sig = expectTag(signature, TAG.CONTEXT_1, 'CMSAlgorithmProtection signatureAlgorithm');
   const expected = pinnedSignature.subarray(2);
   const actual = content(buf, sig);
-  if (!Buffer.from(actual).equals(expected)) {
+  if (!actual.equals(expected)) {
     throw new ApplePayError('SIGNATURE_INVALID', 'CMSAlgorithmProtection names another signature algorithm', { field: 'signature' });
   }
 }

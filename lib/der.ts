@@ -37,8 +37,6 @@ export const TAG = {
   /** [0] constructed, context-specific. */
   CONTEXT_0: 0xa0,
   CONTEXT_1: 0xa1,
-  /** [0] IMPLICIT primitive, used for SubjectKeyIdentifier sids. */
-  CONTEXT_0_PRIMITIVE: 0x80,
 } as const;
 
 const MAX_DEPTH = 24;
@@ -96,12 +94,13 @@ export function expectTag(tlv: Tlv | undefined, tag: number, what: string): Tlv 
   return tlv;
 }
 
-export function content(buf: Uint8Array, tlv: Tlv): Uint8Array {
-  return buf.subarray(tlv.contentStart, tlv.contentEnd);
+// Views, not copies: they share the input's memory, so a caller that will modify bytes copies first.
+export function content(buf: Uint8Array, tlv: Tlv): Buffer {
+  return Buffer.from(buf.buffer, buf.byteOffset + tlv.contentStart, tlv.contentEnd - tlv.contentStart);
 }
 
-export function whole(buf: Uint8Array, tlv: Tlv): Uint8Array {
-  return buf.subarray(tlv.start, tlv.end);
+export function whole(buf: Uint8Array, tlv: Tlv): Buffer {
+  return Buffer.from(buf.buffer, buf.byteOffset + tlv.start, tlv.end - tlv.start);
 }
 
 /** A small non-negative INTEGER (versions); rejects non-minimal and negative encodings. */
@@ -124,11 +123,6 @@ export function equalsBytes(buf: Uint8Array, tlv: Tlv, expected: Uint8Array): bo
   if (tlv.end - tlv.start !== expected.length) return false;
   for (let i = 0; i < expected.length; i++) if (buf[tlv.start + i] !== expected[i]) return false;
   return true;
-}
-
-/** Hex of a whole encoded value, for comparing against pinned encodings. */
-export function hexOf(buf: Uint8Array, tlv: Tlv): string {
-  return Buffer.from(buf.buffer, buf.byteOffset + tlv.start, tlv.end - tlv.start).toString('hex');
 }
 
 /**

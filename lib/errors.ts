@@ -33,14 +33,6 @@ export const ERROR_CODES = [
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
-/** Codes raised while building a verifier: a misconfigured server fails at boot. */
-export const CONFIGURATION_CODES: readonly ErrorCode[] = [
-  'CONFIG_INVALID',
-  'MERCHANT_CERT_INVALID',
-  'MERCHANT_KEY_INVALID',
-  'ROOT_CERT_INVALID',
-];
-
 /** Non-secret facts about a failure, for logs and metrics. */
 export interface ErrorDetails {
   /** The token field or configuration option concerned, e.g. `header.transactionId`, `merchants[1].certificate`. */

@@ -3,7 +3,7 @@
 // signature covers the decoded bytes, which is why their decoding must be canonical.
 import { ApplePayError } from './errors.js';
 import { decodeBase64, decodeHex } from './encoding.js';
-import { JsonError, parseStrictJson, type JsonValue } from './json.js';
+import { JsonError, parseStrictJson } from './json.js';
 
 export type TokenVersion = 'EC_v1' | 'RSA_v1';
 export const TOKEN_VERSIONS: readonly TokenVersion[] = ['EC_v1', 'RSA_v1'];
@@ -219,5 +219,3 @@ export function signedContent(token: ParsedToken): Buffer {
   if (token.applicationDataBytes !== undefined) parts.push(token.applicationDataBytes);
   return Buffer.concat(parts);
 }
-
-export type { JsonValue };
