@@ -4,7 +4,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { describe, expect, test } from 'vitest';
 import { ERROR_CODES, createVerifier, memoryReplayGuard, verifyAndDecrypt, type ErrorCode, type VerifierOptions } from '../lib/index.js';
 import * as der from '../test-vectors/gen/der.js';
-import { appleIntermediateSpec, appleLeafSpec, issueCertificate } from '../test-vectors/gen/pki.js';
+import { NAMES, appleIntermediateSpec, appleLeafSpec, issueCertificate } from '../test-vectors/gen/pki.js';
 import { keyFile, loadRealSet, mint, pki, testVerifier } from './helpers.js';
 
 const asserted = new Set<ErrorCode>();
@@ -282,6 +282,15 @@ describe('certificates', () => {
     const forged = issueCertificate(appleLeafSpec({ kind: 'EC', key: p.leafEc.key, issuerKey: p.wwdr.key }));
     await rejectsWith(
       verifier.verifyAndDecrypt(mint({ version: 'EC_v1', signer: { certDer: forged, key: p.leafEc.key } }).paymentData),
+      'CHAIN_UNTRUSTED',
+    );
+    // Signed by the intermediate's key, but naming another issuer: the names must match as well.
+    const misnamed = issueCertificate({
+      ...appleLeafSpec({ kind: 'EC', key: p.leafEc.key, issuerKey: p.intermediate.key }),
+      issuer: NAMES.wwdr,
+    });
+    await rejectsWith(
+      verifier.verifyAndDecrypt(mint({ version: 'EC_v1', signer: { certDer: misnamed, key: p.leafEc.key } }).paymentData),
       'CHAIN_UNTRUSTED',
     );
     // Including the real root in the token does not make it trusted.
