@@ -1,9 +1,12 @@
-// X.509 certificates as the verifier needs them: parsed once by pkijs, checked for the facts Apple's
-// procedure depends on, with signature checks done by OpenSSL through node:crypto.
+// X.509 certificates as the verifier needs them, read by a strict DER walk of every field (no general
+// ASN.1 library: a parser that skips what it does not understand lets bytes no signature covers ride
+// along), with each public key validated structurally before any of it may reach node:crypto, and
+// signature checks done by OpenSSL through node:crypto only with keys the pinned root vouches for.
+// docs/hostile-input.md states the profile.
 import { createHash, createPublicKey, verify as verifySignature, type KeyObject } from 'node:crypto';
-import * as pkijs from 'pkijs';
-import { DerError, TAG, children, content, readTlv, whole } from './der.js';
+import { DerError, TAG, checkDer, children, content, readTime, readTlv, whole, type Tlv } from './der.js';
 import { decodeHex } from './encoding.js';
+import { PublicKeyError, inspectSpki, oidText, type PublicKeyInfo } from './public-key.js';
 
 export const OID = {
   /** Marker on Apple's payment signing leaf ("ecc-smp-broker-sign_UC4-PROD" / "rsa-smp-broker-sign_UC4-PROD"). */
@@ -13,6 +16,7 @@ export const OID = {
   /** Merchant identifier hash in the merchant's payment-processing certificate. */
   merchantIdentifier: '1.2.840.113635.100.6.32',
   basicConstraints: '2.5.29.19',
+  keyUsage: '2.5.29.15',
   ecPublicKey: '1.2.840.10045.2.1',
   rsaEncryption: '1.2.840.113549.1.1.1',
   p256: '1.2.840.10045.3.1.7',
@@ -22,6 +26,9 @@ export const OID = {
   sha256WithRsa: '1.2.840.113549.1.1.11',
 } as const;
 
+/** The extensions this package acts on; any other extension marked critical makes a chain certificate unusable (RFC 5280 4.2). */
+export const UNDERSTOOD_CRITICAL_EXTENSIONS: ReadonlySet<string> = new Set([OID.basicConstraints, OID.keyUsage]);
+
 export class CertificateError extends Error {
   constructor(message: string) {
     super(message);
@@ -30,6 +37,9 @@ export class CertificateError extends Error {
 }
 
 export type KeyType = 'ec-p256' | 'ec-p384' | 'rsa' | 'other';
+
+/** KeyUsage bits (RFC 5280 4.2.1.3) by name, as a bit mask of the named bits. */
+export const KEY_USAGE = { digitalSignature: 1 << 0, keyCertSign: 1 << 5, cRLSign: 1 << 6 } as const;
 
 export interface ParsedCertificate {
   readonly der: Buffer;
@@ -44,114 +54,226 @@ export interface ParsedCertificate {
   readonly keyType: KeyType;
   /** Modulus size for RSA keys, 0 otherwise. */
   readonly rsaBits: number;
-  readonly publicKey: KeyObject;
+  /** basicConstraints cA. */
   readonly isCA: boolean;
+  /** basicConstraints pathLenConstraint, null when absent. */
+  readonly pathLength: number | null;
+  /** KeyUsage bits (bit n of RFC 5280 as 1 << n), null when the extension is absent. */
+  readonly keyUsage: number | null;
+  /** OIDs of critical extensions outside UNDERSTOOD_CRITICAL_EXTENSIONS. */
+  readonly unknownCriticalExtensions: readonly string[];
   /** OID -> raw extnValue contents. */
   readonly extensions: ReadonlyMap<string, Buffer>;
   readonly tbs: Buffer;
+  /** Dotted OID of the signature algorithm (outer and inner agree byte for byte). */
   readonly signatureAlgorithm: string;
   readonly signatureValue: Buffer;
 }
 
 const MAX_CERTIFICATE_BYTES = 16 * 1024;
 
-function bytes(view: ArrayBuffer | Uint8Array): Buffer {
-  return view instanceof Uint8Array ? Buffer.from(view) : Buffer.from(new Uint8Array(view));
+// The one encoding each signature algorithm has in a certificate (RFC 5758: ECDSA without parameters;
+// RFC 4055: RSA with NULL). Other algorithms are read, never verified.
+const SIGNATURE_ALGORITHM_DER: Readonly<Record<string, string>> = {
+  [OID.ecdsaWithSha256]: '300a06082a8648ce3d040302',
+  [OID.ecdsaWithSha384]: '300a06082a8648ce3d040303',
+  [OID.sha256WithRsa]: '300d06092a864886f70d01010b0500',
+};
+
+function fail(message: string): never {
+  throw new CertificateError(message);
 }
 
-function algorithmDer(alg: pkijs.AlgorithmIdentifier): Buffer {
-  return bytes(alg.toSchema().toBER(false));
+function expect(tlv: Tlv | undefined, tag: number, what: string): Tlv {
+  if (tlv === undefined) fail(`certificate lacks ${what}`);
+  if (tlv.tag !== tag) fail(`certificate ${what} has an unexpected ASN.1 tag`);
+  return tlv;
 }
 
-export function parseCertificate(der: Uint8Array): ParsedCertificate {
-  if (der.length === 0 || der.length > MAX_CERTIFICATE_BYTES) throw new CertificateError('certificate size out of range');
-  // The certificate must be exactly one DER value: trailing bytes would be ignored by pkijs.
-  try {
-    const outer = readTlv(der, 0, der.length);
-    if (outer.tag !== TAG.SEQUENCE || outer.indefinite || outer.end !== der.length) throw new CertificateError('not a DER certificate');
-  } catch (err) {
-    if (err instanceof DerError) throw new CertificateError('not a DER certificate');
-    throw err;
+function readAlgorithm(buf: Uint8Array, tlv: Tlv | undefined, what: string): string {
+  const [oid, params, ...rest] = children(buf, expect(tlv, TAG.SEQUENCE, what));
+  if (rest.length !== 0) fail(`certificate ${what} has extra fields`);
+  const name = oidText(content(buf, expect(oid, TAG.OID, what)));
+  const pinned = SIGNATURE_ALGORITHM_DER[name];
+  if (pinned !== undefined && !whole(buf, tlv!).equals(Buffer.from(pinned, 'hex'))) fail(`certificate ${what} has unexpected parameters`);
+  if (params !== undefined && pinned === undefined && params.tag !== TAG.NULL && params.tag !== TAG.SEQUENCE && params.tag !== TAG.OID) {
+    fail(`certificate ${what} has malformed parameters`);
   }
-  let cert: pkijs.Certificate;
-  try {
-    cert = pkijs.Certificate.fromBER(der);
-  } catch {
-    throw new CertificateError('certificate does not parse');
-  }
-  if (cert.version !== 2) throw new CertificateError('not an X.509 v3 certificate');
-  // RFC 5280 4.1.1.2: the outer and inner algorithm must match, and nothing signs the outer one.
-  if (!algorithmDer(cert.signatureAlgorithm).equals(algorithmDer(cert.signature))) {
-    throw new CertificateError('certificate signature algorithms disagree');
-  }
-  // The unused-bits octet of signatureValue is outside every signature and pkijs drops it, so a
-  // token could carry Apple's certificates with it changed and still verify. DER says zero.
-  if (cert.signatureValue.valueBlock.unusedBits !== 0) throw new CertificateError('certificate signature value has unused bits');
+  return name;
+}
 
-  const extensions = new Map<string, Buffer>();
-  let isCA = false;
-  for (const ext of cert.extensions ?? []) {
-    if (extensions.has(ext.extnID)) throw new CertificateError('duplicate certificate extension');
-    extensions.set(ext.extnID, bytes(ext.extnValue.valueBlock.valueHexView));
-    if (ext.extnID === OID.basicConstraints) {
-      const bc = ext.parsedValue as pkijs.BasicConstraints | undefined;
-      isCA = bc?.cA === true;
+// Name ::= SEQUENCE OF RelativeDistinguishedName; RDN ::= SET SIZE (1..MAX) OF AttributeTypeAndValue.
+function checkName(buf: Uint8Array, tlv: Tlv | undefined, what: string): Buffer {
+  for (const rdn of children(buf, expect(tlv, TAG.SEQUENCE, what))) {
+    const attributes = children(buf, expect(rdn, TAG.SET, what));
+    if (attributes.length === 0) fail(`certificate ${what} has an empty RDN`);
+    for (const attribute of attributes) {
+      const parts = children(buf, expect(attribute, TAG.SEQUENCE, what));
+      if (parts.length !== 2 || parts[0]!.tag !== TAG.OID) fail(`certificate ${what} has a malformed attribute`);
     }
   }
+  return Buffer.from(whole(buf, tlv!));
+}
 
-  const spki = spkiBytes(der);
-  let publicKey: KeyObject;
+interface Extensions {
+  readonly map: Map<string, Buffer>;
+  isCA: boolean;
+  pathLength: number | null;
+  keyUsage: number | null;
+  readonly unknownCritical: string[];
+}
+
+// extnValue of basicConstraints: SEQUENCE { cA BOOLEAN DEFAULT FALSE, pathLenConstraint INTEGER (0..MAX) OPTIONAL }.
+function readBasicConstraints(value: Uint8Array, out: Extensions): void {
+  const seq = readTlv(value, 0, value.length);
+  const fields = children(value, expect(seq, TAG.SEQUENCE, 'basicConstraints'));
+  let i = 0;
+  if (fields[i]?.tag === 0x01) {
+    // DER omits a DEFAULT value: an explicit FALSE is another encoding of the same certificate.
+    if (value[fields[i]!.contentStart] !== 0xff) fail('certificate basicConstraints encodes the default cA FALSE');
+    out.isCA = true;
+    i++;
+  }
+  if (fields[i] !== undefined) {
+    const n = content(value, expect(fields[i], TAG.INTEGER, 'basicConstraints pathLenConstraint'));
+    if (n[0]! & 0x80) fail('certificate basicConstraints pathLenConstraint is negative');
+    if (n.length > 2) fail('certificate basicConstraints pathLenConstraint is out of range');
+    out.pathLength = n.reduce((v, b) => v * 256 + b, 0);
+    i++;
+  }
+  if (i !== fields.length) fail('certificate basicConstraints has extra fields');
+}
+
+// extnValue of keyUsage: a named-bit BIT STRING, DER: trailing zero bits removed, at least one bit set.
+function readKeyUsage(value: Uint8Array, out: Extensions): void {
+  const tlv = expect(readTlv(value, 0, value.length), TAG.BIT_STRING, 'keyUsage');
+  const bits = content(value, tlv);
+  const unused = bits[0]!;
+  const last = bits[bits.length - 1]!;
+  if (bits.length < 2 || bits.length > 3 || last === 0 || (last & (1 << unused)) === 0) fail('certificate keyUsage is not a DER named-bit list');
+  let mask = 0;
+  for (let i = 1; i < bits.length; i++) {
+    for (let bit = 0; bit < 8; bit++) if (bits[i]! & (0x80 >> bit)) mask |= 1 << ((i - 1) * 8 + bit);
+  }
+  out.keyUsage = mask;
+}
+
+// Extensions ::= SEQUENCE SIZE (1..MAX) OF Extension; Extension ::= SEQUENCE { extnID, critical BOOLEAN DEFAULT FALSE, extnValue OCTET STRING }.
+function readExtensions(buf: Uint8Array, tlv: Tlv): Extensions {
+  const out: Extensions = { map: new Map(), isCA: false, pathLength: null, keyUsage: null, unknownCritical: [] };
+  const [list, ...rest] = children(buf, tlv);
+  if (rest.length !== 0) fail('certificate extensions field holds more than one value');
+  const extensions = children(buf, expect(list, TAG.SEQUENCE, 'extensions'));
+  if (extensions.length === 0) fail('certificate has an empty extensions list');
+  for (const extension of extensions) {
+    const fields = children(buf, expect(extension, TAG.SEQUENCE, 'extension'));
+    const id = oidText(content(buf, expect(fields[0], TAG.OID, 'extension id')));
+    let i = 1;
+    let critical = false;
+    if (fields[i]?.tag === 0x01) {
+      if (buf[fields[i]!.contentStart] !== 0xff) fail('certificate extension encodes the default critical FALSE');
+      critical = true;
+      i++;
+    }
+    const value = content(buf, expect(fields[i++], TAG.OCTET_STRING, 'extension value'));
+    if (i !== fields.length) fail('certificate extension has extra fields');
+    if (out.map.has(id)) fail('duplicate certificate extension');
+    // Every extension value is itself one DER value, whether or not this package reads it.
+    const inner = readTlv(value, 0, value.length);
+    if (inner.end !== value.length) fail('certificate extension value has trailing bytes');
+    checkDer(value, inner);
+    out.map.set(id, Buffer.from(value));
+    if (id === OID.basicConstraints) readBasicConstraints(value, out);
+    else if (id === OID.keyUsage) readKeyUsage(value, out);
+    if (critical && !UNDERSTOOD_CRITICAL_EXTENSIONS.has(id)) out.unknownCritical.push(id);
+  }
+  return out;
+}
+
+function keyTypeOf(info: PublicKeyInfo): KeyType {
+  if (info.kind === 'rsa') return 'rsa';
+  if (info.kind === 'ec' && info.curve === 'P-256') return 'ec-p256';
+  if (info.kind === 'ec' && info.curve === 'P-384') return 'ec-p384';
+  return 'other';
+}
+
+/**
+ * Certificate ::= SEQUENCE { tbsCertificate, signatureAlgorithm, signatureValue }, exactly these three,
+ * each exactly one DER value, every nested structure read to its end; the public key validated
+ * structurally. No node:crypto call sees any of it here.
+ */
+export function parseCertificate(der: Uint8Array): ParsedCertificate {
+  if (der.length === 0 || der.length > MAX_CERTIFICATE_BYTES) fail('certificate size out of range');
   try {
-    publicKey = createPublicKey({ key: spki, format: 'der', type: 'spki' });
-  } catch {
-    throw new CertificateError('certificate public key does not parse');
+    return parse(der);
+  } catch (err) {
+    if (err instanceof DerError) fail(`certificate is not DER: ${err.message}`);
+    if (err instanceof PublicKeyError) fail(`certificate public key is invalid: ${err.message}`);
+    throw err;
   }
-  let keyType: KeyType = 'other';
-  let rsaBits = 0;
-  const details = publicKey.asymmetricKeyDetails ?? {};
-  if (publicKey.asymmetricKeyType === 'ec') {
-    if (details.namedCurve === 'prime256v1') keyType = 'ec-p256';
-    else if (details.namedCurve === 'secp384r1') keyType = 'ec-p384';
-  } else if (publicKey.asymmetricKeyType === 'rsa') {
-    keyType = 'rsa';
-    rsaBits = details.modulusLength ?? 0;
+}
+
+function parse(der: Uint8Array): ParsedCertificate {
+  const outer = readTlv(der, 0, der.length);
+  if (outer.tag !== TAG.SEQUENCE || outer.end !== der.length) fail('not a DER certificate');
+  checkDer(der, outer);
+  const [tbsTlv, algorithmTlv, signatureTlv, ...after] = children(der, outer);
+  if (after.length !== 0) fail('certificate has fields after signatureValue');
+  const signatureAlgorithm = readAlgorithm(der, algorithmTlv, 'signatureAlgorithm');
+  const signatureBits = content(der, expect(signatureTlv, TAG.BIT_STRING, 'signatureValue'));
+  // The unused-bits octet is outside every signature: DER says zero, and a signature is whole octets.
+  if (signatureBits[0] !== 0 || signatureBits.length < 2) fail('certificate signature value is empty or has unused bits');
+
+  const fields = children(der, expect(tbsTlv, TAG.SEQUENCE, 'tbsCertificate'));
+  let i = 0;
+  const version = children(der, expect(fields[i++], TAG.CONTEXT_0, 'version'));
+  if (version.length !== 1 || !whole(der, version[0]!).equals(Buffer.from('020102', 'hex'))) fail('not an X.509 v3 certificate');
+  const serialTlv = expect(fields[i++], TAG.INTEGER, 'serialNumber');
+  const serialNumber = Buffer.from(content(der, serialTlv));
+  // RFC 5280 4.1.2.2: a positive integer of at most 20 octets.
+  if (serialNumber[0]! & 0x80 || serialNumber.length > 21 || (serialNumber.length === 21 && serialNumber[0] !== 0)) {
+    fail('certificate serial number is negative or too long');
   }
+  if (serialNumber.every((b) => b === 0)) fail('certificate serial number is zero');
+  // RFC 5280 4.1.1.2: the outer and inner algorithm must match, and nothing signs the outer one.
+  const innerAlgorithm = expect(fields[i++], TAG.SEQUENCE, 'signature');
+  if (!whole(der, innerAlgorithm).equals(whole(der, algorithmTlv!))) fail('certificate signature algorithms disagree');
+  const issuer = checkName(der, fields[i++], 'issuer');
+  const validity = children(der, expect(fields[i++], TAG.SEQUENCE, 'validity'));
+  if (validity.length !== 2) fail('certificate validity is not exactly two times');
+  const notBefore = readTime(der, validity[0]!);
+  const notAfter = readTime(der, validity[1]!);
+  const subject = checkName(der, fields[i++], 'subject');
+  const spkiTlv = expect(fields[i++], TAG.SEQUENCE, 'subjectPublicKeyInfo');
+  const spki = Buffer.from(whole(der, spkiTlv));
+  const key = inspectSpki(spki);
+  // issuerUniqueID [1] and subjectUniqueID [2] are not used by Apple's profile (RFC 5280 says SHOULD NOT).
+  const extensionsTlv = fields[i++];
+  if (extensionsTlv === undefined || extensionsTlv.tag !== 0xa3) fail('certificate has no extensions or carries unique identifiers');
+  const extensions = readExtensions(der, extensionsTlv);
+  if (i !== fields.length) fail('certificate tbsCertificate has fields after the extensions');
 
   const derBuf = Buffer.from(der);
   return {
     der: derBuf,
     fingerprint: createHash('sha256').update(derBuf).digest('hex').toUpperCase(),
-    subject: bytes(cert.subject.valueBeforeDecode),
-    issuer: bytes(cert.issuer.valueBeforeDecode),
-    serialNumber: bytes(cert.serialNumber.valueBlock.valueHexView),
-    notBefore: cert.notBefore.value,
-    notAfter: cert.notAfter.value,
+    subject,
+    issuer,
+    serialNumber,
+    notBefore,
+    notAfter,
     spki,
-    keyType,
-    rsaBits,
-    publicKey,
-    isCA,
-    extensions,
-    tbs: bytes(cert.tbsView),
-    signatureAlgorithm: cert.signatureAlgorithm.algorithmId,
-    signatureValue: bytes(cert.signatureValue.valueBlock.valueHexView),
+    keyType: keyTypeOf(key),
+    rsaBits: key.kind === 'rsa' ? key.bits : 0,
+    isCA: extensions.isCA,
+    pathLength: extensions.pathLength,
+    keyUsage: extensions.keyUsage,
+    unknownCriticalExtensions: extensions.unknownCritical,
+    extensions: extensions.map,
+    tbs: Buffer.from(whole(der, tbsTlv!)),
+    signatureAlgorithm,
+    signatureValue: Buffer.from(signatureBits.subarray(1)),
   };
-}
-
-// publicKeyHash is SHA-256 over the certificate's SPKI exactly as encoded, so take those bytes
-// verbatim rather than a re-encoding of pkijs's parse.
-function spkiBytes(der: Uint8Array): Buffer {
-  try {
-    const [tbs] = children(der, readTlv(der, 0, der.length));
-    const fields = children(der, tbs!);
-    // version [0] is present in every v3 certificate (checked above).
-    const spki = fields[6];
-    if (spki === undefined || spki.tag !== TAG.SEQUENCE) throw new CertificateError('certificate has no public key');
-    return Buffer.from(whole(der, spki));
-  } catch (err) {
-    if (err instanceof DerError) throw new CertificateError('certificate does not parse');
-    throw err;
-  }
 }
 
 // Which issuer key may sign with which algorithm. Anything else is refused rather than tried.
@@ -161,14 +283,31 @@ const CERT_SIGNATURE_ALGORITHMS: Record<string, { hash: string; keyTypes: readon
   [OID.sha256WithRsa]: { hash: 'sha256', keyTypes: ['rsa'] },
 };
 
-/** True when `issuer`'s name is `cert`'s issuer name and `issuer`'s key verifies `cert`'s signature. */
+// KeyObjects are made lazily, only of an issuer's key (the configured root, or an intermediate the root
+// has just vouched for), and only after inspectSpki validated it: a certificate that merely arrives in a
+// token never becomes a KeyObject.
+const issuerKeys = new WeakMap<ParsedCertificate, KeyObject>();
+
+function issuerKey(issuer: ParsedCertificate): KeyObject {
+  let key = issuerKeys.get(issuer);
+  if (key === undefined) {
+    key = createPublicKey({ key: issuer.spki, format: 'der', type: 'spki' });
+    issuerKeys.set(issuer, key);
+  }
+  return key;
+}
+
+/**
+ * True when `issuer`'s name is `cert`'s issuer name and `issuer`'s key verifies `cert`'s signature.
+ * The caller vouches for `issuer` (the pinned root, or an intermediate the root signed).
+ */
 export function isIssuedBy(cert: ParsedCertificate, issuer: ParsedCertificate): boolean {
   if (!cert.issuer.equals(issuer.subject)) return false;
   const alg = CERT_SIGNATURE_ALGORITHMS[cert.signatureAlgorithm];
   if (alg === undefined || !alg.keyTypes.includes(issuer.keyType)) return false;
   // node:crypto answers false for any malformed signature; an exception here is a fault, not a
   // verdict, and must not be cached as CHAIN_UNTRUSTED for these certificates: let it through.
-  return verifySignature(alg.hash, cert.tbs, issuer.publicKey, cert.signatureValue);
+  return verifySignature(alg.hash, cert.tbs, issuerKey(issuer), cert.signatureValue);
 }
 
 export function isValidAt(cert: ParsedCertificate, at: Date): boolean {

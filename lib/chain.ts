@@ -6,7 +6,7 @@
 // kept in a bounded cache keyed by the exact DER; the checks that depend on the token (validity at its
 // signing time, the key type its version needs) run on every token.
 import { ApplePayError } from './errors.js';
-import { CertificateError, OID, isIssuedBy, isValidAt, parseCertificate, type ParsedCertificate } from './certificates.js';
+import { CertificateError, KEY_USAGE, OID, isIssuedBy, isValidAt, parseCertificate, type ParsedCertificate } from './certificates.js';
 import { isNativeError, native, type SignerKeyHandle } from './native.js';
 import type { TokenVersion } from './token.js';
 
@@ -32,7 +32,15 @@ export class ChainValidator {
   constructor(
     readonly root: ParsedCertificate,
     private readonly maxEntries: number = DEFAULT_CHAIN_CACHE_SIZE,
-  ) {}
+  ) {
+    const problem = rootProblem(root);
+    if (problem !== null) {
+      throw new ApplePayError('ROOT_CERT_INVALID', `rootCertificate cannot anchor the chain: ${problem}`, {
+        field: 'rootCertificate',
+        certificate: 'root',
+      });
+    }
+  }
 
   /**
    * Checks an intermediate against the root ahead of the first token (warm start). Returns false,
@@ -46,7 +54,13 @@ export class ChainValidator {
       if (err instanceof CertificateError) return false;
       throw err;
     }
-    if (!cert.extensions.has(OID.intermediateMarker) || !cert.isCA || !isIssuedBy(cert, this.root)) return false;
+    if (!cert.extensions.has(OID.intermediateMarker) || !isIssuedBy(cert, this.root)) return false;
+    try {
+      checkIntermediateProfile(cert);
+    } catch (err) {
+      if (err instanceof ApplePayError) return false;
+      throw err;
+    }
     this.rememberIntermediate(cert);
     return true;
   }
@@ -146,12 +160,8 @@ export class ChainValidator {
         certificate: 'leaf',
       });
     }
-    if (leaf.isCA) throw new ApplePayError('LEAF_CERT_INVALID', 'the leaf certificate is a CA certificate', { certificate: 'leaf' });
-    if (!intermediate.isCA) {
-      throw new ApplePayError('INTERMEDIATE_CERT_INVALID', 'the intermediate certificate is not a CA certificate', {
-        certificate: 'intermediate',
-      });
-    }
+    checkLeafProfile(leaf);
+    checkIntermediateProfile(intermediate);
     if (!this.trustedIntermediates.has(intermediate.der.toString('latin1'))) {
       if (!isIssuedBy(intermediate, root)) {
         throw new ApplePayError('CHAIN_UNTRUSTED', 'the intermediate certificate is not issued by the pinned root', {
@@ -165,6 +175,46 @@ export class ChainValidator {
     }
     return { leaf, intermediate, root, signerKey: importSignerKey(leaf) };
   }
+}
+
+// RFC 5280 6.1 on the two certificates the token carries, and Apple's profile where it is narrower: the
+// leaf is an end entity whose keyUsage allows digital signatures; the intermediate is a CA whose keyUsage
+// allows certificate signing; neither carries a critical extension this package does not understand.
+function checkLeafProfile(leaf: ParsedCertificate): void {
+  const refuse = (message: string): never => {
+    throw new ApplePayError('LEAF_CERT_INVALID', message, { certificate: 'leaf' });
+  };
+  if (leaf.isCA) refuse('the leaf certificate is a CA certificate');
+  if (leaf.pathLength !== null) refuse('the leaf certificate has a path length constraint but is not a CA');
+  if (leaf.keyUsage === null) refuse('the leaf certificate has no keyUsage extension');
+  if ((leaf.keyUsage! & KEY_USAGE.digitalSignature) === 0) refuse("the leaf certificate's keyUsage does not allow digital signatures");
+  if ((leaf.keyUsage! & KEY_USAGE.keyCertSign) !== 0) refuse("the leaf certificate's keyUsage allows certificate signing");
+  if (leaf.unknownCriticalExtensions.length !== 0) refuse('the leaf certificate has a critical extension that is not understood');
+}
+
+function checkIntermediateProfile(intermediate: ParsedCertificate): void {
+  const refuse = (message: string): never => {
+    throw new ApplePayError('INTERMEDIATE_CERT_INVALID', message, { certificate: 'intermediate' });
+  };
+  if (!intermediate.isCA) refuse('the intermediate certificate is not a CA certificate');
+  if (intermediate.keyUsage === null) refuse('the intermediate certificate has no keyUsage extension');
+  if ((intermediate.keyUsage! & KEY_USAGE.keyCertSign) === 0) refuse("the intermediate certificate's keyUsage does not allow certificate signing");
+  if (intermediate.unknownCriticalExtensions.length !== 0) {
+    refuse('the intermediate certificate has a critical extension that is not understood');
+  }
+}
+
+/**
+ * The configured root as a trust anchor for a two-certificate path: a CA (checked where it is loaded),
+ * whose path length constraint, keyUsage and critical extensions allow one intermediate below it.
+ * Returns the problem, or null.
+ */
+export function rootProblem(root: ParsedCertificate): string | null {
+  if (root.pathLength !== null && root.pathLength < 1) return 'its path length constraint allows no intermediate';
+  if (root.keyUsage !== null && (root.keyUsage & KEY_USAGE.keyCertSign) === 0) return 'its keyUsage does not allow certificate signing';
+  if (root.unknownCriticalExtensions.length !== 0) return 'it has a critical extension that is not understood';
+  if (root.keyType === 'other') return 'its key type cannot sign an intermediate';
+  return null;
 }
 
 function sameCertificates(a: readonly Buffer[], b: readonly Buffer[]): boolean {

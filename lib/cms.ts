@@ -40,7 +40,7 @@ const SHA256_NO_PARAMS = hex('300b0609608648016503040201');
 const ECDSA_WITH_SHA256 = hex('300a06082a8648ce3d040302');
 const SHA256_WITH_RSA = hex('300d06092a864886f70d01010b0500');
 
-const MAX_CERTIFICATES = 4;
+const CERTIFICATE_COUNT = 2;
 
 function malformed(message: string): ApplePayError {
   return new ApplePayError('SIGNATURE_MALFORMED', message, { field: 'signature' });
@@ -97,8 +97,10 @@ function parse(buf: Uint8Array, version: 'EC_v1' | 'RSA_v1'): SignedData {
     // A view: nearly every token's certificates are only compared with the cached ones.
     return whole(buf, cert);
   });
-  if (certificates.length < 2 || certificates.length > MAX_CERTIFICATES) {
-    throw malformed('SignedData must carry the leaf and intermediate certificates');
+  // Apple sends the leaf and the intermediate, nothing else. A further certificate is refused on sight,
+  // before any of its bytes is parsed: nothing about it could make the token more genuine.
+  if (certificates.length !== CERTIFICATE_COUNT) {
+    throw malformed('SignedData must carry exactly the leaf and intermediate certificates');
   }
   field = fields[++i];
   if (field !== undefined && field.tag === TAG.CONTEXT_1) throw malformed('SignedData carries revocation lists');

@@ -161,3 +161,74 @@ export function readTime(buf: Uint8Array, tlv: Tlv): Date {
   }
   return d;
 }
+
+/**
+ * Checks that a value and everything inside it is DER as X.509 requires (X.690 section 10): definite
+ * lengths, primitive encodings of the primitive universal types, BOOLEAN 00/FF, minimal INTEGERs, BIT
+ * STRINGs with zero padding bits, empty NULLs, well-formed OIDs and times, valid UTF8String. A parser
+ * that skips what it does not understand can then skip nothing that is not well-formed. Context-specific
+ * primitives are opaque here; their owners check them.
+ */
+export function checkDer(buf: Uint8Array, tlv: Tlv, depth = 0): void {
+  if (depth > MAX_DEPTH) throw new DerError('ASN.1 nested too deeply');
+  if (tlv.indefinite) throw new DerError('indefinite length in DER');
+  const constructed = (tlv.tag & 0x20) !== 0;
+  const universal = (tlv.tag & 0xc0) === 0;
+  const number = tlv.tag & 0x1f;
+  if (universal && number === 0) throw new DerError('end-of-contents octets outside an indefinite value');
+  if (constructed) {
+    if (universal && tlv.tag !== TAG.SEQUENCE && tlv.tag !== TAG.SET) throw new DerError('constructed encoding of a primitive type');
+    for (const child of children(buf, tlv, depth)) checkDer(buf, child, depth + 1);
+    return;
+  }
+  if (!universal) return;
+  const len = tlv.contentEnd - tlv.contentStart;
+  const first = buf[tlv.contentStart];
+  switch (tlv.tag) {
+    case 0x01: // BOOLEAN
+      if (len !== 1 || (first !== 0x00 && first !== 0xff)) throw new DerError('BOOLEAN is not 00 or FF');
+      return;
+    case TAG.INTEGER:
+    case 0x0a: // ENUMERATED
+      if (len === 0) throw new DerError('empty INTEGER');
+      if (len > 1 && ((first === 0x00 && (buf[tlv.contentStart + 1]! & 0x80) === 0) || (first === 0xff && (buf[tlv.contentStart + 1]! & 0x80) !== 0))) {
+        throw new DerError('INTEGER is not minimally encoded');
+      }
+      return;
+    case TAG.BIT_STRING: {
+      if (len === 0 || first! > 7 || (len === 1 && first !== 0)) throw new DerError('malformed BIT STRING');
+      if (len > 1 && (buf[tlv.contentEnd - 1]! & ((1 << first!) - 1)) !== 0) throw new DerError('BIT STRING padding bits are not zero');
+      return;
+    }
+    case TAG.NULL:
+      if (len !== 0) throw new DerError('NULL with content');
+      return;
+    case TAG.OID:
+    case 0x0d: {
+      // OID, RELATIVE-OID
+      if (len === 0) throw new DerError('empty OID');
+      let fresh = true;
+      for (let i = tlv.contentStart; i < tlv.contentEnd; i++) {
+        if (fresh && buf[i] === 0x80) throw new DerError('non-minimal OID arc');
+        fresh = (buf[i]! & 0x80) === 0;
+      }
+      if (!fresh) throw new DerError('truncated OID');
+      return;
+    }
+    case TAG.UTC_TIME:
+    case TAG.GENERALIZED_TIME:
+      readTime(buf, tlv);
+      return;
+    case TAG.UTF8_STRING:
+      try {
+        STRICT_UTF8.decode(buf.subarray(tlv.contentStart, tlv.contentEnd));
+      } catch {
+        throw new DerError('UTF8String is not valid UTF-8');
+      }
+      return;
+    default:
+      return;
+  }
+}
+
+const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });

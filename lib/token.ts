@@ -31,6 +31,16 @@ export interface TokenLimits {
 
 export const DEFAULT_TOKEN_LIMITS: TokenLimits = { maxTokenBytes: 64 * 1024, maxSignatureBytes: 8 * 1024 };
 
+/** Every transactionId Apple issues is 32 bytes (64 hex digits); docs/hostile-input.md says why it is pinned. */
+export const TRANSACTION_ID_BYTES = 32;
+/** applicationData is the SHA-256 of the merchant's request data. */
+export const APPLICATION_DATA_BYTES = 32;
+/** The members of paymentData; an object with these beside a `paymentData` member can be read two ways. */
+const PAYMENT_DATA_MEMBERS = ['version', 'data', 'signature', 'header'];
+
+/** Members of Apple Pay JS's wrapper; on an object without `paymentData` they would be read beside the header. */
+const WRAPPER_MEMBERS = ['transactionIdentifier', 'paymentMethod'];
+
 const JSON_LIMITS = { maxDepth: 8, maxEntries: 64 };
 const FORBIDDEN_KEYS = ['__proto__', 'constructor', 'prototype'];
 const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
@@ -74,8 +84,14 @@ function toObject(input: unknown, limits: TokenLimits): Record<string, unknown> 
   // Apple Pay JS hands the server { paymentData, paymentMethod, transactionIdentifier }.
   if ('paymentData' in value) {
     const wrapper = value;
+    // A wrapper that is also a paymentData would be verified as one thing and read by the application as
+    // another (the inner header's transactionId checked, the outer one logged or stored).
+    if (PAYMENT_DATA_MEMBERS.some((member) => member in wrapper)) {
+      throw malformed('token is both a paymentData and a wrapper around one', 'paymentData');
+    }
     const paymentData = wrapper.paymentData;
     if (!isRecord(paymentData)) throw malformed('paymentData is not an object', 'paymentData');
+    if ('paymentData' in paymentData) throw malformed('paymentData holds another paymentData', 'paymentData.paymentData');
     const header = paymentData.header;
     const outerId = wrapper.transactionIdentifier;
     if (outerId !== undefined) {
@@ -86,6 +102,9 @@ function toObject(input: unknown, limits: TokenLimits): Record<string, unknown> 
       }
     }
     return paymentData;
+  }
+  if (WRAPPER_MEMBERS.some((member) => member in value)) {
+    throw malformed('token carries wrapper members but no paymentData', 'paymentData');
   }
   return value;
 }
@@ -188,15 +207,18 @@ function readPaymentData(pd: Record<string, unknown>, limits: TokenLimits): Pars
   if (publicKeyHash.length !== 32) throw malformed('publicKeyHash is not a SHA-256 hash', 'header.publicKeyHash');
 
   const transactionIdBytes = hexField(header, 'transactionId', 'header.transactionId');
-  if (transactionIdBytes.length === 0 || transactionIdBytes.length > 64) {
-    throw malformed('transactionId has an impossible length', 'header.transactionId');
+  // The signed content is a plain concatenation ending in transactionId ‖ applicationData, so only fixed
+  // lengths keep its boundaries where Apple put them: a 64-byte transactionId could be a genuine one with
+  // the applicationData moved into it, a new id for the replay guard on the same payment.
+  if (transactionIdBytes.length !== TRANSACTION_ID_BYTES) {
+    throw malformed(`transactionId is not ${TRANSACTION_ID_BYTES} bytes`, 'header.transactionId');
   }
 
   let applicationDataBytes: Buffer | undefined;
   let applicationData: string | undefined;
   if (header.applicationData !== undefined) {
     applicationDataBytes = hexField(header, 'applicationData', 'header.applicationData');
-    if (applicationDataBytes.length !== 32) throw malformed('applicationData is not a SHA-256 hash', 'header.applicationData');
+    if (applicationDataBytes.length !== APPLICATION_DATA_BYTES) throw malformed('applicationData is not a SHA-256 hash', 'header.applicationData');
     applicationData = applicationDataBytes.toString('hex');
   }
 

@@ -811,7 +811,7 @@ minted(
       cms: { signatureAlgorithmOid: OID.sha256WithRSAEncryption },
     },
   );
-  minted('LEAF_CERT_INVALID', 'two-leaf-markers', 'Two certificates carry the leaf marker (the EC and the RSA leaf)', {
+  minted('SIGNATURE_MALFORMED', 'two-leaf-markers', 'A third certificate (the RSA leaf, a second leaf marker): refused on sight', {
     version: 'EC_v1',
     certificates: [pki.leafEc.certDer, pki.leafRsa.certDer, pki.intermediate.certDer],
   });
@@ -863,9 +863,9 @@ minted(
 
   const secondIntermediate = issueCertificate(appleIntermediateSpec({ key: pki.wwdr.key, issuerKey: pki.root.key }));
   minted(
-    'INTERMEDIATE_CERT_INVALID',
+    'SIGNATURE_MALFORMED',
     'two-intermediate-markers',
-    'Two certificates carry the intermediate marker',
+    'A third certificate (a second marked intermediate): refused on sight',
     {
       version: 'EC_v1',
       certificates: [pki.leafEc.certDer, pki.intermediate.certDer, secondIntermediate],
@@ -883,9 +883,9 @@ minted(
     { root: 'apple' },
   );
   minted(
-    'CHAIN_UNTRUSTED',
+    'SIGNATURE_MALFORMED',
     'foreign-root-included-in-token',
-    'The test root included in the CMS does not become trusted (bundled Apple root configured)',
+    'The test root included in the CMS as a third certificate: refused on sight (bundled Apple root configured)',
     {
       version: 'EC_v1',
       certificates: [pki.leafEc.certDer, pki.intermediate.certDer, pki.root.certDer],
