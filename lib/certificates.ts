@@ -17,6 +17,8 @@ export const OID = {
   merchantIdentifier: '1.2.840.113635.100.6.32',
   basicConstraints: '2.5.29.19',
   keyUsage: '2.5.29.15',
+  subjectKeyIdentifier: '2.5.29.14',
+  authorityKeyIdentifier: '2.5.29.35',
   ecPublicKey: '1.2.840.10045.2.1',
   rsaEncryption: '1.2.840.113549.1.1.1',
   p256: '1.2.840.10045.3.1.7',
@@ -62,6 +64,8 @@ export interface ParsedCertificate {
   readonly keyUsage: number | null;
   /** OIDs of critical extensions outside UNDERSTOOD_CRITICAL_EXTENSIONS. */
   readonly unknownCriticalExtensions: readonly string[];
+  /** OIDs of the extensions marked critical. */
+  readonly criticalExtensions: ReadonlySet<string>;
   /** OID -> raw extnValue contents. */
   readonly extensions: ReadonlyMap<string, Buffer>;
   readonly tbs: Buffer;
@@ -121,6 +125,7 @@ interface Extensions {
   pathLength: number | null;
   keyUsage: number | null;
   readonly unknownCritical: string[];
+  readonly critical: Set<string>;
 }
 
 // extnValue of basicConstraints: SEQUENCE { cA BOOLEAN DEFAULT FALSE, pathLenConstraint INTEGER (0..MAX) OPTIONAL }.
@@ -160,7 +165,7 @@ function readKeyUsage(value: Uint8Array, out: Extensions): void {
 
 // Extensions ::= SEQUENCE SIZE (1..MAX) OF Extension; Extension ::= SEQUENCE { extnID, critical BOOLEAN DEFAULT FALSE, extnValue OCTET STRING }.
 function readExtensions(buf: Uint8Array, tlv: Tlv): Extensions {
-  const out: Extensions = { map: new Map(), isCA: false, pathLength: null, keyUsage: null, unknownCritical: [] };
+  const out: Extensions = { map: new Map(), isCA: false, pathLength: null, keyUsage: null, unknownCritical: [], critical: new Set() };
   const [list, ...rest] = children(buf, tlv);
   if (rest.length !== 0) fail('certificate extensions field holds more than one value');
   const extensions = children(buf, expect(list, TAG.SEQUENCE, 'extensions'));
@@ -185,6 +190,7 @@ function readExtensions(buf: Uint8Array, tlv: Tlv): Extensions {
     out.map.set(id, Buffer.from(value));
     if (id === OID.basicConstraints) readBasicConstraints(value, out);
     else if (id === OID.keyUsage) readKeyUsage(value, out);
+    if (critical) out.critical.add(id);
     if (critical && !UNDERSTOOD_CRITICAL_EXTENSIONS.has(id)) out.unknownCritical.push(id);
   }
   return out;
@@ -269,6 +275,7 @@ function parse(der: Uint8Array): ParsedCertificate {
     pathLength: extensions.pathLength,
     keyUsage: extensions.keyUsage,
     unknownCriticalExtensions: extensions.unknownCritical,
+    criticalExtensions: extensions.critical,
     extensions: extensions.map,
     tbs: Buffer.from(whole(der, tbsTlv!)),
     signatureAlgorithm,

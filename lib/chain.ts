@@ -190,6 +190,18 @@ function checkLeafProfile(leaf: ParsedCertificate): void {
   if ((leaf.keyUsage! & KEY_USAGE.digitalSignature) === 0) refuse("the leaf certificate's keyUsage does not allow digital signatures");
   if ((leaf.keyUsage! & KEY_USAGE.keyCertSign) !== 0) refuse("the leaf certificate's keyUsage allows certificate signing");
   if (leaf.unknownCriticalExtensions.length !== 0) refuse('the leaf certificate has a critical extension that is not understood');
+  checkNames(leaf, refuse, 'leaf');
+}
+
+// RFC 5280 4.1.2.4/4.1.2.6 and 4.2.1.1: an issued certificate names its issuer and subject and says
+// which issuer key signed it. (OpenSSL's strict mode refuses certificates without them, too.)
+function checkNames(cert: ParsedCertificate, refuse: (message: string) => never, role: string): void {
+  if (cert.issuer.length <= 2) refuse(`the ${role} certificate has an empty issuer name`);
+  if (cert.subject.length <= 2) refuse(`the ${role} certificate has an empty subject name`);
+  if (!cert.extensions.has(OID.authorityKeyIdentifier)) refuse(`the ${role} certificate has no authority key identifier`);
+  if (cert.criticalExtensions.has(OID.authorityKeyIdentifier) || cert.criticalExtensions.has(OID.subjectKeyIdentifier)) {
+    refuse(`the ${role} certificate marks a key identifier critical`);
+  }
 }
 
 function checkIntermediateProfile(intermediate: ParsedCertificate): void {
@@ -197,11 +209,15 @@ function checkIntermediateProfile(intermediate: ParsedCertificate): void {
     throw new ApplePayError('INTERMEDIATE_CERT_INVALID', message, { certificate: 'intermediate' });
   };
   if (!intermediate.isCA) refuse('the intermediate certificate is not a CA certificate');
+  // RFC 5280 4.2.1.9: a CA marks basicConstraints critical.
+  if (!intermediate.criticalExtensions.has(OID.basicConstraints)) refuse("the intermediate certificate's basicConstraints is not critical");
+  if (!intermediate.extensions.has(OID.subjectKeyIdentifier)) refuse('the intermediate certificate has no subject key identifier');
   if (intermediate.keyUsage === null) refuse('the intermediate certificate has no keyUsage extension');
   if ((intermediate.keyUsage! & KEY_USAGE.keyCertSign) === 0) refuse("the intermediate certificate's keyUsage does not allow certificate signing");
   if (intermediate.unknownCriticalExtensions.length !== 0) {
     refuse('the intermediate certificate has a critical extension that is not understood');
   }
+  checkNames(intermediate, refuse, 'intermediate');
 }
 
 /**
