@@ -10,7 +10,7 @@ import { describe, expect } from 'vitest';
 import type { ErrorCode } from '../lib/index.js';
 import type { MintedToken, PaymentData } from '../test-vectors/gen/token.js';
 import { childrenOf, flipBit, tlvAt, unsignedCmsFields, verdictAsync, verdictSync, type Verdict } from './fixtures/hardening-util.js';
-import { mint, testVerifier } from './helpers.js';
+import { mint, pki, testVerifier } from './helpers.js';
 
 const verifier = testVerifier();
 const signingTime = new Date(Math.floor(Date.now() / 1000) * 1000);
@@ -330,4 +330,39 @@ describe('random structural damage to the JSON', () => {
       expect(verdict).toEqual({ ok: false, code: 'TOKEN_TOO_LARGE' });
     },
   );
+});
+
+// Every byte of both certificates the token carries: each is signed (the TBSCertificate), is the
+// signature, or is outer structure whose change breaks the certificate, so no flip may be accepted.
+// The intermediate's bytes are signed by the root. The chain cache keys on the exact DER of the set
+// (test/chain-cache.test.ts), so a flipped certificate is always judged afresh; every 64th flip is
+// also judged by a verifier of its own, which has no cache at all.
+describe.each(VERSIONS)('%s: every byte of the embedded leaf and intermediate, flipped', (version) => {
+  const { paymentData, signatureDer } = tokens[version];
+  const p = pki();
+  const certificates = { leaf: version === 'EC_v1' ? p.leafEc.certDer : p.leafRsa.certDer, intermediate: p.intermediate.certDer };
+
+  for (const role of ['leaf', 'intermediate'] as const) {
+    test(`${role}: one bit of every byte (the bit rotating with the position), and every byte complemented`, () => {
+      const der = certificates[role];
+      const at = signatureDer.indexOf(der);
+      expect(at).toBeGreaterThan(0);
+      const results: { where: string; verdict: Verdict }[] = [];
+      for (let byte = 0; byte < der.length; byte++) {
+        for (const mask of [0x80 >> (byte % 8), 0xff]) {
+          const signature = Buffer.from(signatureDer);
+          signature[at + byte]! ^= mask;
+          const token = { ...paymentData, signature: signature.toString('base64') };
+          results.push({ where: `${role} byte ${byte} ^ ${mask.toString(16)}`, verdict: verdictSync(verifier, token, now) });
+          if (byte % 64 === 0 && mask === 0xff) {
+            results.push({ where: `${role} byte ${byte} (fresh verifier)`, verdict: verdictSync(testVerifier(), token, now) });
+          }
+        }
+      }
+      const { counts, outside } = tally(results, SIGNATURE_FAMILY);
+      expect(outside).toEqual([]);
+      expect(results.length).toBeGreaterThanOrEqual(2 * der.length);
+      console.log(`${version} ${role}: ${der.length} bytes, ${results.length} flips`, counts);
+    });
+  }
 });
