@@ -11,7 +11,7 @@ import { describe, expect, test } from 'vitest';
 import { inspectSpki, PublicKeyError } from '../lib/public-key.js';
 import { appleLeafSpec, issueCertificate } from '../test-vectors/gen/pki.js';
 import { BIN, assertDistFresh } from './bin.js';
-import { hostileKeys } from './fixtures/hostile-keys.js';
+import { hostileKeys, hostilePrivateKeys } from './fixtures/hostile-keys.js';
 import { ROOT, mint, pki } from './helpers.js';
 
 const TSX = join(ROOT, 'node_modules', 'tsx', 'dist', 'loader.mjs');
@@ -61,6 +61,11 @@ describe('hostile public keys never reach node:crypto (child process)', () => {
     const byKey = new Map(keys.map((k) => [k.name, k]));
     const wrong: string[] = [];
     for (const v of verdicts) {
+      if (v.role === 'merchant private key') {
+        const allowed = v.key.includes('at infinity') ? ['OK', 'MERCHANT_KEY_INVALID'] : ['MERCHANT_KEY_INVALID'];
+        if (!allowed.includes(v.codes[0]!)) wrong.push(`${v.key}: ${v.codes.join(',')}`);
+        continue;
+      }
       if (v.role === 'control') {
         expect(v.codes).toEqual(['OK', 'OK']);
         continue;
@@ -76,10 +81,10 @@ describe('hostile public keys never reach node:crypto (child process)', () => {
     }
     expect(wrong).toEqual([]);
     // Six places per key (three for the keys of Node's other curves), plus the control line.
-    expect(verdicts.length).toBe(keys.reduce((n, k) => n + (k.roles?.length ?? 6), 0) + 1);
+    expect(verdicts.length).toBe(keys.reduce((n, k) => n + (k.roles?.length ?? 6), 0) + hostilePrivateKeys().length + 1);
     // The diagnostics subscriber saw every verification (configuration failures publish none).
     const verifications = verdicts.reduce(
-      (n, v) => n + (v.role === 'merchant certificate' ? 0 : v.role === 'root' ? (v.codes[0] === 'configured' ? v.codes.length - 1 : 0) : v.codes.length),
+      (n, v) => n + (v.role === 'merchant certificate' || v.role === 'merchant private key' ? 0 : v.role === 'root' ? (v.codes[0] === 'configured' ? v.codes.length - 1 : 0) : v.codes.length),
       0,
     );
     expect((r.lines.at(-1) as { events: number }).events).toBe(verifications);
