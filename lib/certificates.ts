@@ -72,6 +72,11 @@ export interface ParsedCertificate {
   /** Dotted OID of the signature algorithm (outer and inner agree byte for byte). */
   readonly signatureAlgorithm: string;
   readonly signatureValue: Buffer;
+  /**
+   * The validated key as a node:crypto KeyObject, made on first use and kept with the certificate. Only
+   * an issuer the pinned root vouches for is ever asked (see isIssuedBy); never called for keyType 'other'.
+   */
+  readonly issuerKey: () => KeyObject;
 }
 
 const MAX_CERTIFICATE_BYTES = 16 * 1024;
@@ -155,7 +160,8 @@ function readKeyUsage(value: Uint8Array, out: Extensions): void {
   const bits = content(value, tlv);
   const unused = bits[0]!;
   const last = bits[bits.length - 1]!;
-  if (bits.length < 2 || bits.length > 3 || last === 0 || (last & (1 << unused)) === 0) fail('certificate keyUsage is not a DER named-bit list');
+  if (bits.length < 2 || bits.length > 3 || last === 0 || (last & (1 << unused)) === 0)
+    fail('certificate keyUsage is not a DER named-bit list');
   let mask = 0;
   for (let i = 1; i < bits.length; i++) {
     for (let bit = 0; bit < 8; bit++) if (bits[i]! & (0x80 >> bit)) mask |= 1 << ((i - 1) * 8 + bit);
@@ -260,6 +266,8 @@ function parse(der: Uint8Array): ParsedCertificate {
   if (i !== fields.length) fail('certificate tbsCertificate has fields after the extensions');
 
   const derBuf = Buffer.from(der);
+  let keyObject: KeyObject | undefined;
+  const keyType = keyTypeOf(key);
   return {
     der: derBuf,
     fingerprint: createHash('sha256').update(derBuf).digest('hex').toUpperCase(),
@@ -269,7 +277,7 @@ function parse(der: Uint8Array): ParsedCertificate {
     notBefore,
     notAfter,
     spki,
-    keyType: keyTypeOf(key),
+    keyType,
     rsaBits: key.kind === 'rsa' ? key.bits : 0,
     isCA: extensions.isCA,
     pathLength: extensions.pathLength,
@@ -280,6 +288,11 @@ function parse(der: Uint8Array): ParsedCertificate {
     tbs: Buffer.from(whole(der, tbsTlv!)),
     signatureAlgorithm,
     signatureValue: Buffer.from(signatureBits.subarray(1)),
+    issuerKey: () => {
+      if (keyType === 'other') throw new CertificateError('certificate key cannot verify signatures');
+      keyObject ??= createPublicKey({ key: spki, format: 'der', type: 'spki' });
+      return keyObject;
+    },
   };
 }
 
@@ -289,20 +302,6 @@ const CERT_SIGNATURE_ALGORITHMS: Record<string, { hash: string; keyTypes: readon
   [OID.ecdsaWithSha384]: { hash: 'sha384', keyTypes: ['ec-p256', 'ec-p384'] },
   [OID.sha256WithRsa]: { hash: 'sha256', keyTypes: ['rsa'] },
 };
-
-// KeyObjects are made lazily, only of an issuer's key (the configured root, or an intermediate the root
-// has just vouched for), and only after inspectSpki validated it: a certificate that merely arrives in a
-// token never becomes a KeyObject.
-const issuerKeys = new WeakMap<ParsedCertificate, KeyObject>();
-
-function issuerKey(issuer: ParsedCertificate): KeyObject {
-  let key = issuerKeys.get(issuer);
-  if (key === undefined) {
-    key = createPublicKey({ key: issuer.spki, format: 'der', type: 'spki' });
-    issuerKeys.set(issuer, key);
-  }
-  return key;
-}
 
 /**
  * True when `issuer`'s name is `cert`'s issuer name and `issuer`'s key verifies `cert`'s signature.
@@ -314,7 +313,10 @@ export function isIssuedBy(cert: ParsedCertificate, issuer: ParsedCertificate): 
   if (alg === undefined || !alg.keyTypes.includes(issuer.keyType)) return false;
   // node:crypto answers false for any malformed signature; an exception here is a fault, not a
   // verdict, and must not be cached as CHAIN_UNTRUSTED for these certificates: let it through.
-  return verifySignature(alg.hash, cert.tbs, issuerKey(issuer), cert.signatureValue);
+  // KeyObjects are made only here, of an issuer's key (the configured root, or an intermediate the root
+  // has just vouched for), after inspectSpki validated it: a certificate that merely arrives in a token
+  // never becomes one.
+  return verifySignature(alg.hash, cert.tbs, issuer.issuerKey(), cert.signatureValue);
 }
 
 export function isValidAt(cert: ParsedCertificate, at: Date): boolean {

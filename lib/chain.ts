@@ -213,7 +213,8 @@ function checkIntermediateProfile(intermediate: ParsedCertificate): void {
   if (!intermediate.criticalExtensions.has(OID.basicConstraints)) refuse("the intermediate certificate's basicConstraints is not critical");
   if (!intermediate.extensions.has(OID.subjectKeyIdentifier)) refuse('the intermediate certificate has no subject key identifier');
   if (intermediate.keyUsage === null) refuse('the intermediate certificate has no keyUsage extension');
-  if ((intermediate.keyUsage! & KEY_USAGE.keyCertSign) === 0) refuse("the intermediate certificate's keyUsage does not allow certificate signing");
+  if ((intermediate.keyUsage! & KEY_USAGE.keyCertSign) === 0)
+    refuse("the intermediate certificate's keyUsage does not allow certificate signing");
   if (intermediate.unknownCriticalExtensions.length !== 0) {
     refuse('the intermediate certificate has a critical extension that is not understood');
   }

@@ -191,7 +191,10 @@ export function checkDer(buf: Uint8Array, tlv: Tlv, depth = 0): void {
     case TAG.INTEGER:
     case 0x0a: // ENUMERATED
       if (len === 0) throw new DerError('empty INTEGER');
-      if (len > 1 && ((first === 0x00 && (buf[tlv.contentStart + 1]! & 0x80) === 0) || (first === 0xff && (buf[tlv.contentStart + 1]! & 0x80) !== 0))) {
+      if (
+        len > 1 &&
+        ((first === 0x00 && (buf[tlv.contentStart + 1]! & 0x80) === 0) || (first === 0xff && (buf[tlv.contentStart + 1]! & 0x80) !== 0))
+      ) {
         throw new DerError('INTEGER is not minimally encoded');
       }
       return;

@@ -138,7 +138,8 @@ function checkRsaKey(key: Uint8Array): number {
   let e: Uint8Array;
   try {
     const seq = readTlv(key, 0, key.length);
-    if (seq.tag !== TAG.SEQUENCE || seq.indefinite || seq.end !== key.length) throw new PublicKeyError('RSA public key is not one DER SEQUENCE');
+    if (seq.tag !== TAG.SEQUENCE || seq.indefinite || seq.end !== key.length)
+      throw new PublicKeyError('RSA public key is not one DER SEQUENCE');
     const fields = children(key, seq);
     if (fields.length !== 2) throw new PublicKeyError('RSA public key is not exactly a modulus and an exponent');
     n = positiveInteger(key, fields[0], 'modulus');
@@ -148,7 +149,8 @@ function checkRsaKey(key: Uint8Array): number {
     throw err;
   }
   const bits = (n.length - 1) * 8 + (32 - Math.clz32(n[0]!));
-  if (bits < RSA_MIN_BITS || bits > RSA_MAX_BITS) throw new PublicKeyError(`RSA modulus size is outside ${RSA_MIN_BITS}..${RSA_MAX_BITS} bits`);
+  if (bits < RSA_MIN_BITS || bits > RSA_MAX_BITS)
+    throw new PublicKeyError(`RSA modulus size is outside ${RSA_MIN_BITS}..${RSA_MAX_BITS} bits`);
   if ((n[n.length - 1]! & 1) === 0) throw new PublicKeyError('RSA modulus is even');
   // Real exponents are 65537, occasionally 3; a long one only costs time.
   if (e.length > 4) throw new PublicKeyError('RSA exponent is too large');
@@ -165,9 +167,11 @@ function checkRsaKey(key: Uint8Array): number {
 export function inspectSpki(spki: Uint8Array): PublicKeyInfo {
   try {
     const outer = readTlv(spki, 0, spki.length);
-    if (outer.tag !== TAG.SEQUENCE || outer.indefinite || outer.end !== spki.length) throw new PublicKeyError('public key is not one DER SEQUENCE');
+    if (outer.tag !== TAG.SEQUENCE || outer.indefinite || outer.end !== spki.length)
+      throw new PublicKeyError('public key is not one DER SEQUENCE');
     const [algorithm, keyBits, ...rest] = children(spki, outer);
-    if (rest.length !== 0 || algorithm === undefined || keyBits === undefined) throw new PublicKeyError('public key info has the wrong fields');
+    if (rest.length !== 0 || algorithm === undefined || keyBits === undefined)
+      throw new PublicKeyError('public key info has the wrong fields');
     if (algorithm.tag !== TAG.SEQUENCE || algorithm.indefinite) throw new PublicKeyError('public key algorithm is not a SEQUENCE');
     if (keyBits.tag !== TAG.BIT_STRING) throw new PublicKeyError('public key is not a BIT STRING');
     const bits = content(spki, keyBits);

@@ -218,7 +218,8 @@ function readPaymentData(pd: Record<string, unknown>, limits: TokenLimits): Pars
   let applicationData: string | undefined;
   if (header.applicationData !== undefined) {
     applicationDataBytes = hexField(header, 'applicationData', 'header.applicationData');
-    if (applicationDataBytes.length !== APPLICATION_DATA_BYTES) throw malformed('applicationData is not a SHA-256 hash', 'header.applicationData');
+    if (applicationDataBytes.length !== APPLICATION_DATA_BYTES)
+      throw malformed('applicationData is not a SHA-256 hash', 'header.applicationData');
     applicationData = applicationDataBytes.toString('hex');
   }
 

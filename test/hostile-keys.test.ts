@@ -77,14 +77,23 @@ describe('hostile public keys never reach node:crypto (child process)', () => {
         // Configured: tokens of the test PKI must then be untrusted.
         if (!v.codes.slice(1).every((c) => c === 'CHAIN_UNTRUSTED')) wrong.push(`${v.key} / root: ${v.codes.join(',')}`);
       }
-      for (const c of codes) if (!allowed.includes(c)) wrong.push(`${v.key} / ${v.role}: ${v.codes.join(',')} (expected ${allowed.join('|')})`);
+      for (const c of codes)
+        if (!allowed.includes(c)) wrong.push(`${v.key} / ${v.role}: ${v.codes.join(',')} (expected ${allowed.join('|')})`);
     }
     expect(wrong).toEqual([]);
     // Six places per key (three for the keys of Node's other curves), plus the control line.
     expect(verdicts.length).toBe(keys.reduce((n, k) => n + (k.roles?.length ?? 6), 0) + hostilePrivateKeys().length + 1);
     // The diagnostics subscriber saw every verification (configuration failures publish none).
     const verifications = verdicts.reduce(
-      (n, v) => n + (v.role === 'merchant certificate' || v.role === 'merchant private key' ? 0 : v.role === 'root' ? (v.codes[0] === 'configured' ? v.codes.length - 1 : 0) : v.codes.length),
+      (n, v) =>
+        n +
+        (v.role === 'merchant certificate' || v.role === 'merchant private key'
+          ? 0
+          : v.role === 'root'
+            ? v.codes[0] === 'configured'
+              ? v.codes.length - 1
+              : 0
+            : v.codes.length),
       0,
     );
     expect((r.lines.at(-1) as { events: number }).events).toBe(verifications);
@@ -118,7 +127,10 @@ describe('hostile public keys never reach node:crypto (child process)', () => {
     assertDistFresh();
     const p = pki();
     const infinity = keys.find((k) => k.name === 'P-256 point at infinity')!;
-    const leaf = issueCertificate({ ...appleLeafSpec({ kind: 'EC', key: p.leafEc.key, issuerKey: p.intermediate.key }), publicKey: infinity.spki });
+    const leaf = issueCertificate({
+      ...appleLeafSpec({ kind: 'EC', key: p.leafEc.key, issuerKey: p.intermediate.key }),
+      publicKey: infinity.spki,
+    });
     const dir = mkdtempSync(join(tmpdir(), 'applepay-hostile-'));
     try {
       for (const [name, certificates] of [

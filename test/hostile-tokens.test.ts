@@ -33,7 +33,10 @@ describe('the signed content has one reading: transactionId and applicationData 
       const { applicationData: _moved, ...header } = paymentData.header;
       const replayed = { ...paymentData, header: { ...header, transactionId: paymentData.header.transactionId + applicationData } };
       expect(codeOf(() => verifier.verifyAndDecryptSync(replayed))).toBe('TOKEN_MALFORMED');
-      await expect(verifier.verifyAndDecrypt(replayed)).rejects.toMatchObject({ code: 'TOKEN_MALFORMED', details: { field: 'header.transactionId' } });
+      await expect(verifier.verifyAndDecrypt(replayed)).rejects.toMatchObject({
+        code: 'TOKEN_MALFORMED',
+        details: { field: 'header.transactionId' },
+      });
     });
 
     test(`${version}: the last 16 or 32 bytes of data moved into transactionId are TOKEN_MALFORMED`, () => {
@@ -43,7 +46,10 @@ describe('the signed content has one reading: transactionId and applicationData 
         const moved = {
           ...paymentData,
           data: b64(data.subarray(0, data.length - n)),
-          header: { ...paymentData.header, transactionId: data.subarray(data.length - n).toString('hex') + paymentData.header.transactionId },
+          header: {
+            ...paymentData.header,
+            transactionId: data.subarray(data.length - n).toString('hex') + paymentData.header.transactionId,
+          },
         };
         expect(codeOf(() => verifier.verifyAndDecryptSync(moved))).toBe('TOKEN_MALFORMED');
       }
@@ -77,7 +83,11 @@ describe('the signed content has one reading: transactionId and applicationData 
     const { paymentData } = mint({ version: 'EC_v1' });
     const key = unb64(paymentData.header.ephemeralPublicKey!);
     const data = unb64(paymentData.data);
-    const longer = { ...paymentData, data: b64(data.subarray(1)), header: { ...paymentData.header, ephemeralPublicKey: b64(Buffer.concat([key, data.subarray(0, 1)])) } };
+    const longer = {
+      ...paymentData,
+      data: b64(data.subarray(1)),
+      header: { ...paymentData.header, ephemeralPublicKey: b64(Buffer.concat([key, data.subarray(0, 1)])) },
+    };
     const shorter = {
       ...paymentData,
       data: b64(Buffer.concat([key.subarray(-1), data])),
@@ -91,8 +101,16 @@ describe('the signed content has one reading: transactionId and applicationData 
     const { paymentData } = mint({ version: 'RSA_v1' });
     const key = unb64(paymentData.header.wrappedKey!);
     const data = unb64(paymentData.data);
-    const longer = { ...paymentData, data: b64(data.subarray(1)), header: { ...paymentData.header, wrappedKey: b64(Buffer.concat([key, data.subarray(0, 1)])) } };
-    const shorter = { ...paymentData, data: b64(Buffer.concat([key.subarray(-1), data])), header: { ...paymentData.header, wrappedKey: b64(key.subarray(0, -1)) } };
+    const longer = {
+      ...paymentData,
+      data: b64(data.subarray(1)),
+      header: { ...paymentData.header, wrappedKey: b64(Buffer.concat([key, data.subarray(0, 1)])) },
+    };
+    const shorter = {
+      ...paymentData,
+      data: b64(Buffer.concat([key.subarray(-1), data])),
+      header: { ...paymentData.header, wrappedKey: b64(key.subarray(0, -1)) },
+    };
     expect(codeOf(() => verifier.verifyAndDecryptSync(longer))).toBe('DECRYPTION_FAILED');
     // 255 bytes is below any modulus the package accepts, so the parse refuses it already.
     expect(codeOf(() => verifier.verifyAndDecryptSync(shorter))).toBe('TOKEN_MALFORMED');
@@ -108,7 +126,7 @@ describe('the signed content has one reading: transactionId and applicationData 
   });
 });
 
-describe("a certificate is exactly tbsCertificate, signatureAlgorithm, signatureValue, read as strict DER", () => {
+describe('a certificate is exactly tbsCertificate, signatureAlgorithm, signatureValue, read as strict DER', () => {
   const verifier = testVerifier();
   const variants = new Map(certificateVariants(pki()).map((v) => [v.name, v]));
   const verdict = (name: string): ErrorCode | 'OK' => {
@@ -195,14 +213,17 @@ describe("a certificate is exactly tbsCertificate, signatureAlgorithm, signature
     const grown = Buffer.concat([Buffer.from([0x30, 0x82]), Buffer.alloc(2), leaf.subarray(4), der.nullValue()]);
     grown.writeUInt16BE(leafLength + 2, 2);
     const signature = Buffer.concat([cms.subarray(0, leafAt), grown, cms.subarray(leafAt + leaf.length)]);
-    expect(codeOf(() => real.verifyAndDecryptSync({ ...set.token, signature: b64(signature) }, { now: set.signingTime }))).toBe('SIGNATURE_MALFORMED');
+    expect(codeOf(() => real.verifyAndDecryptSync({ ...set.token, signature: b64(signature) }, { now: set.signingTime }))).toBe(
+      'SIGNATURE_MALFORMED',
+    );
   });
 });
 
 describe('RFC 5280 on the chain: keyUsage, basicConstraints, critical extensions', () => {
   const verifier = testVerifier();
   const variants = new Map(certificateVariants(pki()).map((v) => [v.name, v]));
-  const verdict = (name: string): ErrorCode | 'OK' => codeOf(() => verifier.verifyAndDecryptSync(certificateVariantToken(pki(), variants.get(name)!).minted.paymentData));
+  const verdict = (name: string): ErrorCode | 'OK' =>
+    codeOf(() => verifier.verifyAndDecryptSync(certificateVariantToken(pki(), variants.get(name)!).minted.paymentData));
 
   test.each([
     ['leaf: keyUsage keyEncipherment only', 'LEAF_CERT_INVALID'],
@@ -245,9 +266,13 @@ describe('RFC 5280 on the chain: keyUsage, basicConstraints, critical extensions
     const merchants = [{ certificate: p.merchants.ec.certPem, privateKey: p.merchants.ec.key.export({ format: 'pem', type: 'pkcs8' }) }];
     const configure = (root: string): ErrorCode | 'OK' => codeOf(() => createVerifier({ rootCertificate: root, merchants }));
     const others = spec.extensions.filter((e) => e.oid !== OID.basicConstraints && e.oid !== OID.keyUsage);
-    expect(configure(rootWith([...others, ext.basicConstraints(true, 0), ext.keyUsage(['keyCertSign', 'cRLSign'])]))).toBe('ROOT_CERT_INVALID');
+    expect(configure(rootWith([...others, ext.basicConstraints(true, 0), ext.keyUsage(['keyCertSign', 'cRLSign'])]))).toBe(
+      'ROOT_CERT_INVALID',
+    );
     expect(configure(rootWith([...others, ext.basicConstraints(true), ext.keyUsage(['cRLSign'])]))).toBe('ROOT_CERT_INVALID');
-    expect(configure(rootWith([...spec.extensions, { oid: '1.3.6.1.4.1.11129.99.6', critical: true, value: der.nullValue() }]))).toBe('ROOT_CERT_INVALID');
+    expect(configure(rootWith([...spec.extensions, { oid: '1.3.6.1.4.1.11129.99.6', critical: true, value: der.nullValue() }]))).toBe(
+      'ROOT_CERT_INVALID',
+    );
     // Controls: path length 1 and no keyUsage at all are fine.
     expect(configure(rootWith([...others, ext.basicConstraints(true, 1), ext.keyUsage(['keyCertSign'])]))).toBe('OK');
     expect(configure(rootWith([...others, ext.basicConstraints(true)]))).toBe('OK');
@@ -263,7 +288,9 @@ describe('input that can be read two ways is refused', () => {
     expect(codeOf(() => verifier.verifyAndDecryptSync({ ...outer, paymentData: inner }))).toBe('TOKEN_MALFORMED');
     expect(codeOf(() => verifier.verifyAndDecryptSync({ paymentData: inner, ...outer }))).toBe('TOKEN_MALFORMED');
     // As JSON text too, and with only part of a paymentData beside the member.
-    expect(codeOf(() => verifier.verifyAndDecryptSync(JSON.stringify({ paymentData: inner, header: outer.header })))).toBe('TOKEN_MALFORMED');
+    expect(codeOf(() => verifier.verifyAndDecryptSync(JSON.stringify({ paymentData: inner, header: outer.header })))).toBe(
+      'TOKEN_MALFORMED',
+    );
     expect(codeOf(() => verifier.verifyAndDecryptSync({ paymentData: inner, version: 'EC_v1' }))).toBe('TOKEN_MALFORMED');
   });
 
@@ -271,9 +298,9 @@ describe('input that can be read two ways is refused', () => {
     const inner = mint({ version: 'EC_v1' }).paymentData;
     const other = mint({ version: 'EC_v1' }).paymentData;
     expect(codeOf(() => verifier.verifyAndDecryptSync({ paymentData: { ...inner, paymentData: other } }))).toBe('TOKEN_MALFORMED');
-    expect(
-      codeOf(() => verifier.verifyAndDecryptSync({ ...inner, transactionIdentifier: other.header.transactionId.toUpperCase() })),
-    ).toBe('TOKEN_MALFORMED');
+    expect(codeOf(() => verifier.verifyAndDecryptSync({ ...inner, transactionIdentifier: other.header.transactionId.toUpperCase() }))).toBe(
+      'TOKEN_MALFORMED',
+    );
     expect(codeOf(() => verifier.verifyAndDecryptSync({ ...inner, paymentMethod: { network: 'Visa' } }))).toBe('TOKEN_MALFORMED');
   });
 
@@ -283,7 +310,11 @@ describe('input that can be read two ways is refused', () => {
     const wrapped = mint({ version: 'EC_v1' }).paymentData;
     expect(
       codeOf(() =>
-        verifier.verifyAndDecryptSync({ paymentData: wrapped, paymentMethod: { network: 'Visa' }, transactionIdentifier: wrapped.header.transactionId.toUpperCase() }),
+        verifier.verifyAndDecryptSync({
+          paymentData: wrapped,
+          paymentMethod: { network: 'Visa' },
+          transactionIdentifier: wrapped.header.transactionId.toUpperCase(),
+        }),
       ),
     ).toBe('OK');
   });
