@@ -231,3 +231,13 @@ describe('docs/testing.md', () => {
     }
   });
 });
+
+describe('README', () => {
+  it('"Testing your integration" shows test/testing-example.test.ts verbatim', () => {
+    const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+    const section = readme.split('## Testing your integration')[1]?.split('\n## ')[0] ?? '';
+    const block = /```ts\n([\s\S]*?)```/.exec(section)?.[1];
+    expect(block).toBe(readFileSync(new URL('./testing-example.test.ts', import.meta.url), 'utf8'));
+    expect(section).toContain('(docs/testing.md)');
+  });
+});
