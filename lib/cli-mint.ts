@@ -162,7 +162,7 @@ function run(argv: readonly string[], io: Io): number {
   const text = `${JSON.stringify(minted.token, null, 2)}\n`;
   const summary =
     `${minted.version} token for ${minted.merchantIdentifier}, transactionId ${minted.transactionId}, ` +
-    `signed ${minted.signingTime.toISOString()}` +
+    (minted.signingTime === null ? 'no signing time' : `signed ${minted.signingTime.toISOString()}`) +
     (code === undefined ? '' : `; a verifier refuses it with ${code}`);
   if (values.out !== undefined) {
     writeFileSync(values.out, text);

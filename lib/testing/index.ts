@@ -165,7 +165,7 @@ function rawOptions(pki: TestPki, o: MintTokenOptions): { raw: RawMintOptions; v
   return appData === undefined ? { raw, version, payment } : { raw, version, payment, appData };
 }
 
-function finish(o: MintTokenOptions, version: TokenVersion, payment: Record<string, unknown>, appData: string | undefined, minted: ReturnType<typeof mintRaw>): MintedToken {
+function finish(o: MintTokenOptions, version: TokenVersion, payment: Record<string, unknown>, appData: string | undefined, minted: ReturnType<typeof mintRaw>): Omit<MintedToken, 'signingTime'> & { signingTime: Date | null } {
   const paymentData = minted.paymentData;
   let token: PaymentData | ApplePayPaymentToken = paymentData;
   if (o.wrapper) {
@@ -176,12 +176,12 @@ function finish(o: MintTokenOptions, version: TokenVersion, payment: Record<stri
       transactionIdentifier: paymentData.header.transactionId.toUpperCase(),
     };
   }
-  const out: MintedToken = {
+  const out: Omit<MintedToken, 'signingTime'> & { signingTime: Date | null } = {
     paymentData,
     token,
     version,
     transactionId: minted.expected.transactionId.toLowerCase(),
-    signingTime: minted.expected.signingTime ?? new Date(NaN),
+    signingTime: minted.expected.signingTime,
     payment,
     merchantIdentifier: minted.expected.merchantIdentifier,
   };
@@ -195,7 +195,9 @@ function finish(o: MintTokenOptions, version: TokenVersion, payment: Record<stri
  */
 export function mintToken(pki: TestPki, options: MintTokenOptions = {}): MintedToken {
   const { raw, version, payment, appData } = rawOptions(pki, options);
-  return finish(options, version, payment, appData, mintRaw(pki, raw));
+  const minted = finish(options, version, payment, appData, mintRaw(pki, raw));
+  // rawOptions always sets a signing time, so the token has one.
+  return { ...minted, signingTime: minted.signingTime ?? new Date(0) };
 }
 
 // ---------------------------------------------------------------------------
@@ -232,7 +234,9 @@ export function testVerifierOptions(pki: TestPki, input: TestVerifierOptionsInpu
 // Mutators: tokens broken in one way each, for negative tests
 
 /** A token a verifier from `testVerifierOptions(pki)` refuses with `code`. */
-export interface NegativeToken extends MintedToken {
+export interface NegativeToken extends Omit<MintedToken, 'signingTime'> {
+  /** The signing time as encoded; null for `missingSigningTime`. */
+  signingTime: Date | null;
   /** The code the verifier fails with. */
   code: ErrorCode;
 }
