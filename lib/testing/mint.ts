@@ -18,6 +18,7 @@ import {
   type KeyObject,
 } from 'node:crypto';
 import * as der from './der.js';
+import { presetPayment } from './presets.js';
 import {
   HASH_OF_DIGEST_OID,
   OID,
@@ -164,18 +165,7 @@ export interface MintedToken {
 
 /** A plausible 3DSecure payment (test PAN), fresh per call so tests can mutate it. */
 export function defaultPayment(): Record<string, unknown> {
-  return {
-    applicationPrimaryAccountNumber: '4111111111111111',
-    applicationExpirationDate: '311231',
-    currencyCode: '840',
-    transactionAmount: 1999,
-    deviceManufacturerIdentifier: '040010030273',
-    paymentDataType: '3DSecure',
-    paymentData: {
-      onlinePaymentCryptogram: 'AOA3rpYAAAAAAAAAAAAAAAAAAAA=',
-      eciIndicator: '7',
-    },
-  };
+  return presetPayment('3DSecure');
 }
 
 // ---------------------------------------------------------------------------
