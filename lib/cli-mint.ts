@@ -97,7 +97,8 @@ function run(argv: readonly string[], io: Io): number {
   if (values['init-pki'] !== undefined) {
     if (values.pki !== undefined) throw new MintUsageError('--init-pki and --pki do not go together');
     const dir = values['init-pki'];
-    if (existsSync(join(dir, 'manifest.json'))) throw new MintUsageError(`${dir} already holds a PKI (manifest.json); choose another directory`);
+    if (existsSync(join(dir, 'manifest.json')))
+      throw new MintUsageError(`${dir} already holds a PKI (manifest.json); choose another directory`);
     const pki = createTestPki(values['merchant-id'] === undefined ? {} : { merchantIdentifier: values['merchant-id'] });
     pki.save(dir);
     io.stderr(
@@ -120,7 +121,8 @@ function run(argv: readonly string[], io: Io): number {
     options.version = values.version;
   }
   if (values.preset !== undefined) {
-    if (!(PRESET_NAMES as readonly string[]).includes(values.preset)) throw new MintUsageError(`--preset is one of ${PRESET_NAMES.join(', ')}`);
+    if (!(PRESET_NAMES as readonly string[]).includes(values.preset))
+      throw new MintUsageError(`--preset is one of ${PRESET_NAMES.join(', ')}`);
     options.preset = values.preset as PresetName;
   }
   if (values.amount !== undefined) {
@@ -152,7 +154,8 @@ function run(argv: readonly string[], io: Io): number {
   let minted;
   let code: string | undefined;
   if (values.mutate !== undefined) {
-    if (!Object.hasOwn(MUTATOR_CODES, values.mutate)) throw new MintUsageError(`--mutate is one of ${Object.keys(MUTATOR_CODES).join(', ')}`);
+    if (!Object.hasOwn(MUTATOR_CODES, values.mutate))
+      throw new MintUsageError(`--mutate is one of ${Object.keys(MUTATOR_CODES).join(', ')}`);
     const negative = mutators[values.mutate as MutatorName](pki, options);
     minted = negative;
     code = negative.code;

@@ -47,28 +47,72 @@ describe('applepay-verify mint', () => {
   for (const version of ['EC_v1', 'RSA_v1'] as const) {
     it(`${version}: a token the verify command accepts with the test root and refuses with Apple's`, () => {
       const out = join(tmp, `${version}.json`);
-      const r = run(['mint', '--pki', pkiDir, '--version', version, '--preset', 'EMV', '--amount', '500', '--currency', '978', '--application-data', 'order-9', '--wrapper', '--out', out]);
+      const r = run([
+        'mint',
+        '--pki',
+        pkiDir,
+        '--version',
+        version,
+        '--preset',
+        'EMV',
+        '--amount',
+        '500',
+        '--currency',
+        '978',
+        '--application-data',
+        'order-9',
+        '--wrapper',
+        '--out',
+        out,
+      ]);
       expect(r.status, r.stderr).toBe(0);
       expect(r.stdout).toBe('');
       expect(r.stderr).toContain(`${version} token for merchant.com.example.cli`);
       const token = JSON.parse(readFileSync(out, 'utf8'));
       expect(Object.keys(token).sort()).toEqual(['paymentData', 'paymentMethod', 'transactionIdentifier']);
       const ok = verifyJson(out, version);
-      expect(ok).toMatchObject({ ok: true, result: { version, payment: { paymentDataType: 'EMV', transactionAmount: 500, currencyCode: '978' } } });
+      expect(ok).toMatchObject({
+        ok: true,
+        result: { version, payment: { paymentDataType: 'EMV', transactionAmount: 500, currencyCode: '978' } },
+      });
       expect(verifyJson(out, version, false)).toMatchObject({ ok: false, code: 'CHAIN_UNTRUSTED' });
     });
   }
 
   it('writes the token to stdout without --out, with a merchant token preset and a fixed signing time', () => {
-    const r = run(['mint', '--pki', pkiDir, '--preset', 'merchantToken', '--signing-time', '2026-01-02T03:04:05Z', '--transaction-id', 'ABCD']);
+    const r = run([
+      'mint',
+      '--pki',
+      pkiDir,
+      '--preset',
+      'merchantToken',
+      '--signing-time',
+      '2026-01-02T03:04:05Z',
+      '--transaction-id',
+      'ABCD',
+    ]);
     expect(r.status, r.stderr).toBe(0);
     const pd = JSON.parse(r.stdout);
     expect(pd.version).toBe('EC_v1');
     expect(pd.header.transactionId).toBe('ABCD');
     const file = join(tmp, 'stdout.json');
     spawnSync('sh', ['-c', 'cat > "$0"', file], { input: r.stdout });
-    const args = ['--json', '--now', '2026-01-02T03:04:30Z', '--cert', join(pkiDir, 'merchant-ec.pem'), '--key', join(pkiDir, 'merchant-ec.key.pem'), '--root', join(pkiDir, 'root.pem'), file];
-    expect(JSON.parse(run(args).stdout)).toMatchObject({ ok: true, result: { transactionId: 'abcd', payment: { merchantTokenIdentifier: expect.any(String) } } });
+    const args = [
+      '--json',
+      '--now',
+      '2026-01-02T03:04:30Z',
+      '--cert',
+      join(pkiDir, 'merchant-ec.pem'),
+      '--key',
+      join(pkiDir, 'merchant-ec.key.pem'),
+      '--root',
+      join(pkiDir, 'root.pem'),
+      file,
+    ];
+    expect(JSON.parse(run(args).stdout)).toMatchObject({
+      ok: true,
+      result: { transactionId: 'abcd', payment: { merchantTokenIdentifier: expect.any(String) } },
+    });
   });
 
   for (const [name, code] of Object.entries(MUTATOR_CODES)) {
@@ -101,7 +145,7 @@ describe('applepay-verify mint', () => {
     }
   });
 
-  it('is in the command\'s help, and has its own', () => {
+  it("is in the command's help, and has its own", () => {
     expect(run(['--help']).stdout).toContain('applepay-verify mint --pki DIR');
     const help = run(['mint', '--help']);
     expect(help.status).toBe(0);

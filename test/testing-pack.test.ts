@@ -15,7 +15,12 @@ const consumer = join(work, 'consumer');
 const installed = join(consumer, 'node_modules', 'applepay-verify');
 
 function run(cmd: string, args: string[], cwd: string, timeoutMs: number): SpawnSyncReturns<string> {
-  const r = spawnSync(cmd, args, { cwd, encoding: 'utf8', timeout: timeoutMs, env: { ...process.env, npm_config_audit: 'false', npm_config_fund: 'false' } });
+  const r = spawnSync(cmd, args, {
+    cwd,
+    encoding: 'utf8',
+    timeout: timeoutMs,
+    env: { ...process.env, npm_config_audit: 'false', npm_config_fund: 'false' },
+  });
   if (r.error) throw r.error;
   return r;
 }
@@ -40,7 +45,7 @@ beforeAll(() => {
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 describe('the packed package', () => {
-  it('imports applepay-verify/testing in an empty project: mints tokens its verifier accepts and Apple\'s root refuses', () => {
+  it("imports applepay-verify/testing in an empty project: mints tokens its verifier accepts and Apple's root refuses", () => {
     writeFileSync(
       join(consumer, 'check.mjs'),
       `
@@ -78,7 +83,21 @@ console.log(JSON.stringify(out));
 
   it('publishes types for the subpath: a correct use type-checks, a wrong one does not', () => {
     const tsc = join(REPO, 'node_modules', 'typescript', 'bin', 'tsc');
-    const flags = ['--noEmit', '--strict', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2022', '--typeRoots', join(REPO, 'node_modules', '@types'), '--types', 'node', '--skipLibCheck'];
+    const flags = [
+      '--noEmit',
+      '--strict',
+      '--module',
+      'nodenext',
+      '--moduleResolution',
+      'nodenext',
+      '--target',
+      'es2022',
+      '--typeRoots',
+      join(REPO, 'node_modules', '@types'),
+      '--types',
+      'node',
+      '--skipLibCheck',
+    ];
     writeFileSync(
       join(consumer, 'good.mts'),
       `

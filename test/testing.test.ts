@@ -43,7 +43,7 @@ async function refusal(v: Verifier, token: unknown): Promise<string> {
 }
 
 describe('createTestPki', () => {
-  it('marks every authority TEST ONLY and carries Apple\'s marker extensions', () => {
+  it("marks every authority TEST ONLY and carries Apple's marker extensions", () => {
     for (const name of ['root', 'intermediate', 'leafEc', 'leafRsa', 'wwdr'] as const) {
       const cert = new X509Certificate(pki[name].certificate);
       expect(cert.subject).toContain(TEST_ONLY_MARKER);
@@ -71,7 +71,15 @@ describe('createTestPki', () => {
     pki.save(dir);
     const files = readdirSync(dir).sort();
     expect(files).toEqual(
-      expect.arrayContaining(['manifest.json', 'root.pem', 'root.key.pem', 'merchant-ec.pem', 'merchant-ec.key.pem', 'merchant-rsa.pem', 'merchant-rsa.key.pem']),
+      expect.arrayContaining([
+        'manifest.json',
+        'root.pem',
+        'root.key.pem',
+        'merchant-ec.pem',
+        'merchant-ec.key.pem',
+        'merchant-rsa.pem',
+        'merchant-rsa.key.pem',
+      ]),
     );
     // Private keys are written for the owner only.
     expect(statSync(join(dir, 'merchant-ec.key.pem')).mode & 0o077).toBe(0);
@@ -158,7 +166,10 @@ describe('mintToken', () => {
     const result = await verifier.verifyAndDecrypt(mintToken(pki, { preset: 'merchantToken', amount: 990 }).paymentData);
     expect(result.payment.merchantTokenIdentifier).toMatch(/^DNITHE/);
     expect(result.payment.merchantTokenMetadata).toMatchObject({ cardMetadata: { cardType: 'credit' } });
-    expect(result.payment.authenticationResponses?.[0]).toMatchObject({ merchantIdentifier: 'merchant.com.example.test', transactionAmount: '990' });
+    expect(result.payment.authenticationResponses?.[0]).toMatchObject({
+      merchantIdentifier: 'merchant.com.example.test',
+      transactionAmount: '990',
+    });
   });
 
   it('a custom payment passes through, unknown fields included', async () => {

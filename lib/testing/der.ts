@@ -191,8 +191,13 @@ export function utcTime(date: Date): Buffer {
   const y = date.getUTCFullYear();
   if (y < 1950 || y > 2049) throw new RangeError(`UTCTime cannot hold year ${y}`);
   const s =
-    pad(y % 100) + pad(date.getUTCMonth() + 1) + pad(date.getUTCDate()) +
-    pad(date.getUTCHours()) + pad(date.getUTCMinutes()) + pad(date.getUTCSeconds()) + 'Z';
+    pad(y % 100) +
+    pad(date.getUTCMonth() + 1) +
+    pad(date.getUTCDate()) +
+    pad(date.getUTCHours()) +
+    pad(date.getUTCMinutes()) +
+    pad(date.getUTCSeconds()) +
+    'Z';
   return tlv(Tag.UTCTime, Buffer.from(s, 'latin1'));
 }
 
@@ -200,8 +205,13 @@ export function utcTime(date: Date): Buffer {
 export function generalizedTime(date: Date): Buffer {
   checkWholeSeconds(date);
   const s =
-    pad(date.getUTCFullYear(), 4) + pad(date.getUTCMonth() + 1) + pad(date.getUTCDate()) +
-    pad(date.getUTCHours()) + pad(date.getUTCMinutes()) + pad(date.getUTCSeconds()) + 'Z';
+    pad(date.getUTCFullYear(), 4) +
+    pad(date.getUTCMonth() + 1) +
+    pad(date.getUTCDate()) +
+    pad(date.getUTCHours()) +
+    pad(date.getUTCMinutes()) +
+    pad(date.getUTCSeconds()) +
+    'Z';
   return tlv(Tag.GeneralizedTime, Buffer.from(s, 'latin1'));
 }
 
@@ -287,7 +297,7 @@ export function readTlv(buf: Buffer, offset: number): TlvElement {
 /** The direct children of a constructed DER element. */
 export function children(el: TlvElement): TlvElement[] {
   const out: TlvElement[] = [];
-  for (let off = 0; off < el.value.length; ) {
+  for (let off = 0; off < el.value.length;) {
     const c = readTlv(el.value, off);
     out.push(c);
     off = c.end;

@@ -134,14 +134,19 @@ function pickMerchant(pki: TestPki, version: TokenVersion, choice: string | Test
   const merchant = pki.merchants[name];
   if (!merchant) throw new TypeError(`the test PKI has no merchant ${JSON.stringify(name)}`);
   const wanted = version === 'EC_v1' ? 'EC' : 'RSA';
-  if (merchant.keyType !== wanted) throw new TypeError(`${version} needs an ${wanted} merchant; ${JSON.stringify(name)} is ${merchant.keyType}`);
+  if (merchant.keyType !== wanted)
+    throw new TypeError(`${version} needs an ${wanted} merchant; ${JSON.stringify(name)} is ${merchant.keyType}`);
   return merchant;
 }
 
 /** Everything but the cryptographic knobs: shared by mintToken and the mutators. */
-function rawOptions(pki: TestPki, o: MintTokenOptions): { raw: RawMintOptions; version: TokenVersion; payment: Record<string, unknown>; appData?: string } {
+function rawOptions(
+  pki: TestPki,
+  o: MintTokenOptions,
+): { raw: RawMintOptions; version: TokenVersion; payment: Record<string, unknown>; appData?: string } {
   const version = o.version ?? 'EC_v1';
-  if (version !== 'EC_v1' && version !== 'RSA_v1') throw new TypeError(`version must be "EC_v1" or "RSA_v1", not ${JSON.stringify(version)}`);
+  if (version !== 'EC_v1' && version !== 'RSA_v1')
+    throw new TypeError(`version must be "EC_v1" or "RSA_v1", not ${JSON.stringify(version)}`);
   const merchant = pickMerchant(pki, version, o.merchant);
   const presetOptions: PresetOptions = { merchantIdentifier: merchant.identifier };
   if (o.amount !== undefined) presetOptions.amount = o.amount;
@@ -165,7 +170,13 @@ function rawOptions(pki: TestPki, o: MintTokenOptions): { raw: RawMintOptions; v
   return appData === undefined ? { raw, version, payment } : { raw, version, payment, appData };
 }
 
-function finish(o: MintTokenOptions, version: TokenVersion, payment: Record<string, unknown>, appData: string | undefined, minted: ReturnType<typeof mintRaw>): Omit<MintedToken, 'signingTime'> & { signingTime: Date | null } {
+function finish(
+  o: MintTokenOptions,
+  version: TokenVersion,
+  payment: Record<string, unknown>,
+  appData: string | undefined,
+  minted: ReturnType<typeof mintRaw>,
+): Omit<MintedToken, 'signingTime'> & { signingTime: Date | null } {
   const paymentData = minted.paymentData;
   let token: PaymentData | ApplePayPaymentToken = paymentData;
   if (o.wrapper) {
@@ -214,7 +225,10 @@ export interface TestVerifierOptionsInput {
  * Options for `createVerifier` that accept this PKI's tokens: `rootCertificate` (the test root),
  * `merchants` (certificate and key of each merchant) and `clock`. Spread it and add your own options.
  */
-export function testVerifierOptions(pki: TestPki, input: TestVerifierOptionsInput = {}): VerifierOptions & { merchants: MerchantOptions[] } {
+export function testVerifierOptions(
+  pki: TestPki,
+  input: TestVerifierOptionsInput = {},
+): VerifierOptions & { merchants: MerchantOptions[] } {
   const names = input.merchants ?? Object.keys(pki.merchants);
   const merchants = names.map((n) => {
     const m = pki.merchants[n];
@@ -278,7 +292,13 @@ function otherPkiOf(pki: TestPki): TestPki {
   return other;
 }
 
-function negative(name: MutatorName, pki: TestPki, o: MutatorOptions, change: (raw: RawMintOptions, now: Date) => void, after?: (pd: PaymentData) => void): NegativeToken {
+function negative(
+  name: MutatorName,
+  pki: TestPki,
+  o: MutatorOptions,
+  change: (raw: RawMintOptions, now: Date) => void,
+  after?: (pd: PaymentData) => void,
+): NegativeToken {
   const { raw, version, payment, appData } = rawOptions(pki, o);
   const now = o.now ?? new Date();
   if (o.signingTime === undefined) raw.signingTime = now;
@@ -335,16 +355,28 @@ export const mutators = {
   },
   /** One bit of `data` flipped after signing, as a proxy or a bug in transit would. SIGNATURE_INVALID. */
   tamperedCiphertext(pki, o = {}) {
-    return negative('tamperedCiphertext', pki, o, () => {}, (pd) => {
-      pd.data = flipByte(pd.data, 5);
-    });
+    return negative(
+      'tamperedCiphertext',
+      pki,
+      o,
+      () => {},
+      (pd) => {
+        pd.data = flipByte(pd.data, 5);
+      },
+    );
   },
   /** header.transactionId changed after signing (e.g. to replay under another id). SIGNATURE_INVALID. */
   tamperedTransactionId(pki, o = {}) {
-    return negative('tamperedTransactionId', pki, o, () => {}, (pd) => {
-      const id = pd.header.transactionId;
-      pd.header.transactionId = (id[0] === '0' ? '1' : '0') + id.slice(1);
-    });
+    return negative(
+      'tamperedTransactionId',
+      pki,
+      o,
+      () => {},
+      (pd) => {
+        const id = pd.header.transactionId;
+        pd.header.transactionId = (id[0] === '0' ? '1' : '0') + id.slice(1);
+      },
+    );
   },
   /** `data` corrupted before signing: the signature holds, the AES-GCM tag does not. DECRYPTION_FAILED. */
   corruptedCiphertext(pki, o = {}) {

@@ -314,7 +314,7 @@ export function mintToken(pki: MintingPki, options: MintOptions): MintedToken {
   const merchant: MerchantTarget | undefined =
     typeof options.merchant === 'string'
       ? pki.merchants[options.merchant]
-      : options.merchant ?? (version === 'EC_v1' ? pki.merchants.ec : pki.merchants.rsa);
+      : (options.merchant ?? (version === 'EC_v1' ? pki.merchants.ec : pki.merchants.rsa));
   if (!merchant) throw new Error(`no merchant ${String(options.merchant)}`);
   const payment = options.payment ?? defaultPayment();
   const plaintext = Buffer.isBuffer(payment) ? payment : Buffer.from(JSON.stringify(payment), 'utf8');

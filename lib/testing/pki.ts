@@ -3,7 +3,15 @@
  * issued with x509.ts, and their on-disk form (PEM files plus manifest.json) so a suite keeps one PKI.
  * The package's own corpus PKI (test-vectors/pki/) is issued by the same code with Apple's names.
  */
-import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, X509Certificate, type KeyObject } from 'node:crypto';
+import {
+  createHash,
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  randomBytes,
+  X509Certificate,
+  type KeyObject,
+} from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { MerchantTarget, MintingPki, Signer } from './mint.js';
@@ -276,14 +284,35 @@ export function issuePki(p: IssuePkiParams): TestPki {
   const issuedBy = (n: AuthorityName): { issuer?: Name } => (names[n] ? { issuer: names[n] } : {});
   const specs: Record<AuthorityName, CertificateSpec> = {
     root: appleRootSpec({ key: k.root, ...named('root'), ...common() }),
-    intermediate: appleIntermediateSpec({ key: k.intermediate, issuerKey: k.root, ...named('intermediate'), ...issuedBy('root'), ...common() }),
-    leafEc: appleLeafSpec({ kind: 'EC', key: k.leafEc, issuerKey: k.intermediate, ...named('leafEc'), ...issuedBy('intermediate'), ...common() }),
-    leafRsa: appleLeafSpec({ kind: 'RSA', key: k.leafRsa, issuerKey: k.intermediate, ...named('leafRsa'), ...issuedBy('intermediate'), ...common() }),
+    intermediate: appleIntermediateSpec({
+      key: k.intermediate,
+      issuerKey: k.root,
+      ...named('intermediate'),
+      ...issuedBy('root'),
+      ...common(),
+    }),
+    leafEc: appleLeafSpec({
+      kind: 'EC',
+      key: k.leafEc,
+      issuerKey: k.intermediate,
+      ...named('leafEc'),
+      ...issuedBy('intermediate'),
+      ...common(),
+    }),
+    leafRsa: appleLeafSpec({
+      kind: 'RSA',
+      key: k.leafRsa,
+      issuerKey: k.intermediate,
+      ...named('leafRsa'),
+      ...issuedBy('intermediate'),
+      ...common(),
+    }),
     wwdr: wwdrSpec({ key: k.wwdr, issuerKey: k.root, ...named('wwdr'), ...issuedBy('root'), ...common() }),
   };
-  const authorities = Object.fromEntries(
-    AUTHORITY_NAMES.map((n) => [n, entity(n, issueCertificate(specs[n]), k[n])]),
-  ) as Record<AuthorityName, PkiEntity>;
+  const authorities = Object.fromEntries(AUTHORITY_NAMES.map((n) => [n, entity(n, issueCertificate(specs[n]), k[n])])) as Record<
+    AuthorityName,
+    PkiEntity
+  >;
   const merchants: Record<string, TestMerchant> = {};
   for (const m of p.merchants) {
     const spec = merchantSpec({ identifier: m.identifier, key: m.key, issuerKey: k.wwdr, ...issuedBy('wwdr'), ...common() });
@@ -309,8 +338,7 @@ export function writePkiDir(
 ): PkiManifest {
   const abs = resolve(dir);
   mkdirSync(abs, { recursive: true });
-  const write = (file: string, text: string, secret = false): void =>
-    writeFileSync(join(abs, file), text, secret ? { mode: 0o600 } : {});
+  const write = (file: string, text: string, secret = false): void => writeFileSync(join(abs, file), text, secret ? { mode: 0o600 } : {});
   const authorities = {} as Record<AuthorityName, AuthorityEntry>;
   for (const n of AUTHORITY_NAMES) {
     const e = pki[n];
@@ -325,7 +353,12 @@ export function writePkiDir(
     write(`${base}.pem`, m.certificate);
     write(`${base}.key.pem`, m.privateKey, true);
     merchants[name] = {
-      ...describeCert(m, extra.roles?.[`merchant:${name}`] ?? `Merchant ${m.identifier} (${m.keyType === 'EC' ? 'EC_v1' : 'RSA_v1'}).`, `${base}.key.pem`, `${base}.pem`),
+      ...describeCert(
+        m,
+        extra.roles?.[`merchant:${name}`] ?? `Merchant ${m.identifier} (${m.keyType === 'EC' ? 'EC_v1' : 'RSA_v1'}).`,
+        `${base}.key.pem`,
+        `${base}.pem`,
+      ),
       issuer: 'wwdr',
       identifier: m.identifier,
       identifierHashHex: merchantIdHashHex(m.identifier),
@@ -377,7 +410,12 @@ function readSaved(saved: SavedTestPki): AssembleParts {
   }
   const merchants: Record<string, TestMerchant> = {};
   for (const [name, e] of Object.entries(saved.merchants)) {
-    merchants[name] = merchantEntity(name, e.identifier, Buffer.from(new X509Certificate(e.certificate).raw), createPrivateKey(e.privateKey));
+    merchants[name] = merchantEntity(
+      name,
+      e.identifier,
+      Buffer.from(new X509Certificate(e.certificate).raw),
+      createPrivateKey(e.privateKey),
+    );
   }
   return { authorities, merchants };
 }

@@ -75,7 +75,7 @@ export interface SignatureAlgorithm {
 const SIGNATURE_ALGORITHMS: Record<SignatureAlgorithmName, SignatureAlgorithm> = {
   'ecdsa-with-SHA256': { oid: OID.ecdsaWithSHA256, hash: 'sha256', nullParams: false },
   'ecdsa-with-SHA384': { oid: OID.ecdsaWithSHA384, hash: 'sha384', nullParams: false },
-  'sha256WithRSAEncryption': { oid: OID.sha256WithRSAEncryption, hash: 'sha256', nullParams: true },
+  sha256WithRSAEncryption: { oid: OID.sha256WithRSAEncryption, hash: 'sha256', nullParams: true },
 };
 
 const HASH_OF_SIGNATURE_OID: Record<string, string> = {
@@ -155,8 +155,7 @@ export function encodeName(name: Name): Buffer {
     name.map((a) => {
       const type = NAME_OIDS[a.type as NameAttributeType] ?? a.type;
       const kind = a.stringType ?? (a.type === 'C' ? 'printable' : 'utf8');
-      const value =
-        kind === 'printable' ? der.printableString(a.value) : kind === 'ia5' ? der.ia5String(a.value) : der.utf8String(a.value);
+      const value = kind === 'printable' ? der.printableString(a.value) : kind === 'ia5' ? der.ia5String(a.value) : der.utf8String(a.value);
       return der.set([der.sequence([der.oid(type), value])]);
     }),
   );
@@ -484,11 +483,7 @@ export function appleRootSpec(o: RoleOptions): CertificateSpec {
     publicKey: o.key,
     issuerKey: o.key,
     signatureAlgorithm: 'ecdsa-with-SHA384',
-    extensions: [
-      ext.subjectKeyIdentifier(keyIdentifier(o.key)),
-      ext.basicConstraints(true),
-      ext.keyUsage(['keyCertSign', 'cRLSign']),
-    ],
+    extensions: [ext.subjectKeyIdentifier(keyIdentifier(o.key)), ext.basicConstraints(true), ext.keyUsage(['keyCertSign', 'cRLSign'])],
   };
 }
 
