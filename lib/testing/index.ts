@@ -45,7 +45,7 @@ export interface CreateTestPkiOptions {
  * Issues a new test PKI on fresh keys: a P-384 root, a P-256 intermediate, an EC (P-256) leaf that signs
  * EC_v1 tokens and an RSA-2048 leaf that signs RSA_v1 tokens (both with Apple's leaf marker), a merchant CA,
  * and merchants `ec` (P-256) and `rsa` (RSA-2048) for one merchant identifier. Every authority's subject
- * says "TEST ONLY". Takes a few hundred milliseconds (RSA key generation): create one per suite, or save it.
+ * says "TEST ONLY". Takes up to a second or so (RSA key generation): create one per suite, or save it.
  */
 export function createTestPki(options: CreateTestPkiOptions = {}): TestPki {
   const identifier = options.merchantIdentifier ?? DEFAULT_TEST_MERCHANT_ID;
