@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MUTATOR_CODES } from '../lib/testing/index.js';
 import { BIN, assertDistFresh } from './bin.js';
+import { ROOT } from './helpers.js';
 
 let tmp: string;
 let pkiDir: string;
@@ -129,6 +130,7 @@ describe('applepay-verify mint', () => {
     const cases: [string[], RegExp][] = [
       [['mint'], /--pki DIR/],
       [['mint', '--pki', join(tmp, 'nothing-here')], /cannot read a test PKI/],
+      [['mint', '--pki', join(ROOT, 'test-vectors', 'pki')], /not a TEST ONLY PKI/],
       [['mint', '--pki', pkiDir, '--version', 'EC_v2'], /--version/],
       [['mint', '--pki', pkiDir, '--preset', 'cash'], /--preset/],
       [['mint', '--pki', pkiDir, '--amount', '-1'], /--amount/],

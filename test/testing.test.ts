@@ -4,6 +4,7 @@ import { createHash, X509Certificate } from 'node:crypto';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createVerifier, ERROR_CODES, isApplePayError, type Verifier } from 'applepay-verify';
 import {
@@ -100,6 +101,14 @@ describe('createTestPki', () => {
     expect(manifest.merchants.ec.identifier).toBe('merchant.com.example.test');
     expect(manifest.merchants.ec.publicKeyHash).toBe(pki.merchants.ec.publicKeyHash.toString('base64'));
     expect(() => loadTestPki({ format: 'something else' } as never)).toThrow(/not a saved test PKI/);
+    // A PKI without the marker (the package's own corpus PKI carries Apple's names) is refused.
+    expect(() => loadTestPki(fileURLToPath(new URL('../test-vectors/pki/', import.meta.url)))).toThrow(/not a TEST ONLY PKI/);
+    const unmarked = pki.toJSON();
+    unmarked.authorities.intermediate = {
+      certificate: readFileSync(new URL('../test-vectors/pki/intermediate.pem', import.meta.url), 'utf8'),
+      privateKey: readFileSync(new URL('../test-vectors/pki/intermediate.key.pem', import.meta.url), 'utf8'),
+    };
+    expect(() => loadTestPki(unmarked)).toThrow(/the intermediate certificate's subject lacks "TEST ONLY"/);
   });
 
   it('takes a merchant identifier, extra merchants and a label', async () => {

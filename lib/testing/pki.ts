@@ -25,6 +25,7 @@ import {
   merchantSpec,
   spkiDer,
   testNames,
+  TEST_ONLY_MARKER,
   toPem,
   wwdrSpec,
   type CertificateSpec,
@@ -426,14 +427,27 @@ export function loadPkiDir(dir: string): { pki: TestPki; manifest: PkiManifest }
   return { pki: assemblePki(parts), manifest };
 }
 
-/** Reads a PKI back from `pki.save(dir)`'s directory or from `pki.toJSON()`'s object (or its JSON text). */
+/**
+ * Reads a PKI back from `pki.save(dir)`'s directory or from `pki.toJSON()`'s object (or its JSON text).
+ * Refuses a PKI whose authorities do not all say "TEST ONLY" in their subject: what the kit mints always
+ * comes from a root that is marked as a test root.
+ */
 export function loadTestPki(source: string | SavedTestPki): TestPki {
+  let pki: TestPki;
   if (typeof source === 'string') {
     const text = source.trimStart();
-    if (text.startsWith('{')) return assemblePki(readSaved(JSON.parse(text) as SavedTestPki));
-    return loadPkiDir(source).pki;
+    pki = text.startsWith('{') ? assemblePki(readSaved(JSON.parse(text) as SavedTestPki)) : loadPkiDir(source).pki;
+  } else {
+    pki = assemblePki(readSaved(source));
   }
-  return assemblePki(readSaved(source));
+  for (const n of AUTHORITY_NAMES) {
+    if (!pki[n].x509.subject.includes(TEST_ONLY_MARKER)) {
+      throw new Error(
+        `not a TEST ONLY PKI: the ${n} certificate's subject lacks "${TEST_ONLY_MARKER}"; make one with createTestPki() or applepay-verify mint --init-pki`,
+      );
+    }
+  }
+  return pki;
 }
 
 export { testNames };
