@@ -1,7 +1,8 @@
 // The test kit as a user sees it: only the package's public entry points, by their package names
 // (self-reference through package.json "exports", which needs dist/ built: npm test's pretest does it).
+import { spawnSync } from 'node:child_process';
 import { createHash, X509Certificate } from 'node:crypto';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -194,6 +195,56 @@ describe('mintToken', () => {
     expect(() => mintToken(pki, { transactionId: 'xyz' })).toThrow(/hex/);
     expect(() => mintToken(pki, { signingTime: new Date('bad') })).toThrow(/signingTime/);
     expect(() => mintToken(pki, { preset: 'cash' as never })).toThrow(/unknown preset/);
+  });
+});
+
+describe("an independent check: openssl verifies the kit's chain and signatures", () => {
+  const haveOpenssl = spawnSync('openssl', ['version']).status === 0;
+  it.skipIf(!haveOpenssl)('openssl cms -verify accepts EC_v1 and RSA_v1 tokens against the test root, and refuses another root', () => {
+    const dir = mkdtempSync(join(tmp, 'openssl-'));
+    const root = join(dir, 'root.pem');
+    writeFileSync(root, pki.rootCertificate);
+    const otherRoot = join(dir, 'other.pem');
+    writeFileSync(otherRoot, createTestPki({ label: 'openssl' }).rootCertificate);
+    for (const version of VERSIONS) {
+      const { paymentData: pd } = mintToken(pki, { version, applicationData: 'x' });
+      // The signed content, rebuilt from the token's fields (docs/token-format.md, signed content).
+      const content = Buffer.concat([
+        Buffer.from(pd.header.ephemeralPublicKey ?? pd.header.wrappedKey ?? '', 'base64'),
+        Buffer.from(pd.data, 'base64'),
+        Buffer.from(pd.header.transactionId, 'hex'),
+        Buffer.from(pd.header.applicationData ?? '', 'hex'),
+      ]);
+      writeFileSync(join(dir, 'sig.der'), Buffer.from(pd.signature, 'base64'));
+      writeFileSync(join(dir, 'content.bin'), content);
+      const verify = (ca: string) =>
+        spawnSync(
+          'openssl',
+          [
+            'cms',
+            '-verify',
+            '-binary',
+            '-inform',
+            'DER',
+            '-in',
+            join(dir, 'sig.der'),
+            '-content',
+            join(dir, 'content.bin'),
+            '-CAfile',
+            ca,
+            '-purpose',
+            'any',
+            '-out',
+            join(dir, 'out.bin'),
+          ],
+          {
+            encoding: 'utf8',
+          },
+        );
+      const good = verify(root);
+      expect(good.status, good.stderr).toBe(0);
+      expect(verify(otherRoot).status).not.toBe(0);
+    }
   });
 });
 
