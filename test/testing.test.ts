@@ -158,7 +158,7 @@ describe('mintToken', () => {
       });
       expect(minted.token).toMatchObject({
         paymentData: minted.paymentData,
-        paymentMethod: { network: 'MasterCard', type: 'debit' },
+        paymentMethod: { displayName: 'MasterCard 1111', network: 'MasterCard', type: 'debit' },
         transactionIdentifier: 'AB'.repeat(32),
       });
       const v = createVerifier(testVerifierOptions(pki, { now: new Date('2026-03-01T12:01:00Z') }));

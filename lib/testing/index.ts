@@ -181,9 +181,12 @@ function finish(
   let token: PaymentData | ApplePayPaymentToken = paymentData;
   if (o.wrapper) {
     const method = typeof o.wrapper === 'object' ? o.wrapper : {};
+    // Apple Pay JS describes the card without its number: network and last four digits.
+    const pan = typeof payment.applicationPrimaryAccountNumber === 'string' ? payment.applicationPrimaryAccountNumber : '';
+    const network = method.network ?? (pan.startsWith('5') ? 'MasterCard' : pan.startsWith('3') ? 'Amex' : 'Visa');
     token = {
       paymentData,
-      paymentMethod: { displayName: method.displayName ?? 'Visa 1111', network: method.network ?? 'Visa', type: method.type ?? 'debit' },
+      paymentMethod: { displayName: method.displayName ?? `${network} ${pan.slice(-4)}`.trim(), network, type: method.type ?? 'debit' },
       transactionIdentifier: paymentData.header.transactionId.toUpperCase(),
     };
   }
