@@ -17,6 +17,7 @@ import {
   VERIFY_CHANNEL_NAME,
 } from './index.js';
 import { DEFAULT_VECTORS_DIR, findVectors, runVector, type VectorReport } from './vectors.js';
+import { mintCommand } from './cli-mint.js';
 
 export const EXIT_VERIFIED = 0;
 export const EXIT_REJECTED = 1;
@@ -32,6 +33,7 @@ export interface Io {
 const USAGE = `Usage:
   applepay-verify [options] <token.json | ->
   applepay-verify vectors [DIR]
+  applepay-verify mint --pki DIR [options]   mint a TEST ONLY token (applepay-verify mint --help)
 
 Verifies and decrypts an Apple Pay payment token (the paymentData object, or Apple Pay JS's
 { paymentData, paymentMethod, transactionIdentifier }) read from a file or, with "-", from stdin.
@@ -363,6 +365,7 @@ export async function main(argv: readonly string[], io: Io = processIo()): Promi
   // Known before parsing, so that even a bad flag is answered in the format the caller asked for.
   const json = argv.slice(0, argv.includes('--') ? argv.indexOf('--') : argv.length).includes('--json');
   try {
+    if (argv[0] === 'mint') return await mintCommand(argv.slice(1), io);
     const { values, positionals } = parseCommandLine(argv);
     if (values.help === true) {
       io.stdout(USAGE);

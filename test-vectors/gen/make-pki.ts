@@ -9,27 +9,15 @@
  * does not invalidate anything a test or a fixture pinned to a key.
  */
 import { execFileSync } from 'node:child_process';
-import { createHash, createPrivateKey, generateKeyPairSync, KeyObject, X509Certificate } from 'node:crypto';
+import { createPrivateKey, generateKeyPairSync, KeyObject } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import {
-  appleIntermediateSpec,
-  appleLeafSpec,
-  appleRootSpec,
-  issueCertificate,
-  merchantIdHashHex,
-  merchantSpec,
-  spkiDer,
-  toPem,
-  wwdrSpec,
-  type CertificateSpec,
-} from './pki.js';
+import { issuePki, merchantFileName, writePkiDir } from '../../lib/testing/pki.js';
 import {
   AUTHORITY_PLAN,
   MERCHANT_PLAN,
   P12_PASSPHRASE,
   PKI_DIR,
-  type AuthorityEntry,
   type AuthorityName,
   type KeySpec,
   type Manifest,
@@ -90,96 +78,51 @@ function makeP12(certFile: string, keyFile: string, out: string, friendlyName: s
   execFileSync('openssl', args, { cwd: OUT_DIR, stdio: 'pipe' });
 }
 
-function describe(certDer: Buffer, spec: CertificateSpec, role: string, keyFile: string, keyType: string, certFile: string) {
-  const x = new X509Certificate(certDer);
-  return {
-    role,
-    cert: certFile,
-    key: keyFile,
-    keyType,
-    subject: x.subject.replace(/\n/g, ', '),
-    serialHex: x.serialNumber.toUpperCase(),
-    notBefore: spec.notBefore.toISOString(),
-    notAfter: spec.notAfter.toISOString(),
-    sha256: createHash('sha256').update(certDer).digest('hex').toUpperCase(),
-  };
-}
-
 function main(): void {
   mkdirSync(OUT_DIR, { recursive: true });
-  const keys = new Map<string, KeyObject>();
-  for (const a of AUTHORITY_PLAN) keys.set(a.name, loadOrCreateKey(`${a.file}.key.pem`, a.key));
-  for (const m of MERCHANT_PLAN) keys.set(`merchant:${m.name}`, loadOrCreateKey(`${m.file}.key.pem`, m.key));
-  const key = (n: string): KeyObject => {
-    const k = keys.get(n);
-    if (!k) throw new Error(`no key ${n}`);
-    return k;
-  };
+  const keys = {} as Record<AuthorityName, KeyObject>;
+  for (const a of AUTHORITY_PLAN) keys[a.name] = loadOrCreateKey(`${a.file}.key.pem`, a.key);
+  const merchantKeys = MERCHANT_PLAN.map((m) => ({ name: m.name, identifier: m.identifier, key: loadOrCreateKey(`${m.file}.key.pem`, m.key) }));
 
-  const specs: Record<AuthorityName, CertificateSpec> = {
-    root: appleRootSpec({ key: key('root') }),
-    intermediate: appleIntermediateSpec({ key: key('intermediate'), issuerKey: key('root') }),
-    leafEc: appleLeafSpec({ kind: 'EC', key: key('leafEc'), issuerKey: key('intermediate') }),
-    leafRsa: appleLeafSpec({ kind: 'RSA', key: key('leafRsa'), issuerKey: key('intermediate') }),
-    wwdr: wwdrSpec({ key: key('wwdr'), issuerKey: key('root') }),
-  };
-  const issuers: Record<AuthorityName, AuthorityName> = {
-    root: 'root',
-    intermediate: 'root',
-    leafEc: 'intermediate',
-    leafRsa: 'intermediate',
-    wwdr: 'root',
-  };
-
-  const authorities = {} as Record<AuthorityName, AuthorityEntry>;
-  for (const a of AUTHORITY_PLAN) {
-    const spec = specs[a.name];
-    const certDer = issueCertificate(spec);
-    const certFile = `${a.file}.pem`;
-    writeFileSync(join(OUT_DIR, certFile), toPem(certDer));
-    authorities[a.name] = {
-      ...describe(certDer, spec, a.role, `${a.file}.key.pem`, describeKey(a.key), certFile),
-      issuer: issuers[a.name],
-    };
+  // Apple's names, the per-role validity and stable serials: the same issuing code as the test kit's
+  // createTestPki(), which differs only in its "TEST ONLY" names, fresh keys and random serials.
+  const pki = issuePki({ keys, merchants: merchantKeys });
+  const roles: Record<string, string> = {};
+  for (const a of AUTHORITY_PLAN) roles[a.name] = a.role;
+  for (const m of MERCHANT_PLAN) {
+    if (merchantFileName(m.name) !== m.file) throw new Error(`merchant ${m.name}: file ${m.file} is not ${merchantFileName(m.name)}`);
+    roles[`merchant:${m.name}`] = m.role;
   }
+  const written = writePkiDir(pki, OUT_DIR, {
+    description: 'Test PKI for applepay-verify: Apple-shaped certificates on test keys. Not issued by Apple; never trust in production.',
+    generator: 'test-vectors/gen/make-pki.ts (npm run pki)',
+    roles,
+  });
 
   const openssl = haveOpenssl();
   if (!openssl) console.warn('openssl CLI not found: skipping the PKCS#12 files');
   const merchants = {} as Record<MerchantName, MerchantEntry>;
   for (const m of MERCHANT_PLAN) {
-    const mkey = key(`merchant:${m.name}`);
-    const spec = merchantSpec({ identifier: m.identifier, key: mkey, issuerKey: key('wwdr') });
-    const certDer = issueCertificate(spec);
-    const certFile = `${m.file}.pem`;
-    const keyFile = `${m.file}.key.pem`;
-    writeFileSync(join(OUT_DIR, certFile), toPem(certDer));
+    const entry = written.merchants[m.name];
+    if (!entry) throw new Error(`no manifest entry for ${m.name}`);
     let p12: string | null = null;
     let p12NoPassphrase: string | null = null;
     for (const f of [`${m.file}.p12`, `${m.file}.nopass.p12`]) rmSync(join(OUT_DIR, f), { force: true });
     if (openssl) {
       p12 = `${m.file}.p12`;
       p12NoPassphrase = `${m.file}.nopass.p12`;
-      makeP12(certFile, keyFile, p12, m.identifier, P12_PASSPHRASE);
-      makeP12(certFile, keyFile, p12NoPassphrase, m.identifier, null);
+      makeP12(entry.cert, entry.key, p12, m.identifier, P12_PASSPHRASE);
+      makeP12(entry.cert, entry.key, p12NoPassphrase, m.identifier, null);
     }
-    merchants[m.name] = {
-      ...describe(certDer, spec, m.role, keyFile, describeKey(m.key), certFile),
-      issuer: 'wwdr',
-      identifier: m.identifier,
-      identifierHashHex: merchantIdHashHex(m.identifier),
-      publicKeyHash: createHash('sha256').update(spkiDer(mkey)).digest('base64'),
-      p12,
-      p12NoPassphrase,
-    };
+    merchants[m.name] = { ...entry, issuer: 'wwdr', p12, p12NoPassphrase };
   }
 
   const manifest: Manifest = {
-    description:
-      'Test PKI for applepay-verify: Apple-shaped certificates on test keys. Not issued by Apple; never trust in production.',
-    generator: 'test-vectors/gen/make-pki.ts (npm run pki)',
-    generatedAt: new Date().toISOString(),
+    description: written.description,
+    generator: written.generator,
+    generatedAt: written.generatedAt,
     p12Passphrase: P12_PASSPHRASE,
-    authorities,
+    authorities: written.authorities,
     merchants,
   };
   writeFileSync(join(OUT_DIR, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');

@@ -23,6 +23,7 @@ import type { ErrorCode } from '../../lib/errors.js';
 import { findVectors, runVector, type Vector } from '../../lib/vectors.js';
 import * as der from './der.js';
 import { OID, appleIntermediateSpec, appleLeafSpec, issueCertificate, merchantIdHash } from './pki.js';
+import { presetPayment } from '../../lib/testing/presets.js';
 import { defaultPayment, loadTestPki, mintToken, type MintOptions, type MintedToken, type PaymentData } from './token.js';
 
 const VECTORS_ROOT = fileURLToPath(new URL('../', import.meta.url));
@@ -215,40 +216,9 @@ const withHeader = (pd: PaymentData, h: Record<string, unknown>): Record<string,
 // ---------------------------------------------------------------------------
 // Payloads
 
-const emvPayment = {
-  applicationPrimaryAccountNumber: '5413330089010012',
-  applicationExpirationDate: '301130',
-  currencyCode: '978',
-  transactionAmount: 4250,
-  deviceManufacturerIdentifier: '050110030273',
-  paymentDataType: 'EMV',
-  paymentData: {
-    emvData: b64(Buffer.from('9f2608c3a1b2d4e5f607089f2701809f360200419f100706010a03a00000', 'hex')),
-    encryptedPINData: '8c1ab1c3d9a0ef61',
-  },
-};
-
-const merchantTokenPayment = {
-  applicationPrimaryAccountNumber: '4895370012003478',
-  applicationExpirationDate: '291031',
-  currencyCode: '840',
-  transactionAmount: 1500,
-  deviceManufacturerIdentifier: '040010030273',
-  paymentDataType: '3DSecure',
-  paymentData: { onlinePaymentCryptogram: 'AgAAAAAABk4DWZ4C28yUQAAAAAA=', eciIndicator: '7' },
-  merchantTokenIdentifier: 'DNITHE302408125716397421',
-  merchantTokenMetadata: {
-    cardArt: [{ url: 'https://example.invalid/card-art.png', width: 1536, height: 969 }],
-    cardMetadata: { shortDescription: 'Visa 3478', cardType: 'credit' },
-  },
-  authenticationResponses: [
-    {
-      merchantIdentifier: 'merchant.com.example.applepay-verify.ec',
-      authenticationData: 'AAABBQhkZAAAAAAAAGRkAAAAAAA=',
-      transactionAmount: '1500',
-    },
-  ],
-};
+// The test kit's presets (lib/testing/presets.ts): the payloads users mint are the ones the corpus pins.
+const emvPayment = presetPayment('EMV');
+const merchantTokenPayment = presetPayment('merchantToken', { merchantIdentifier: 'merchant.com.example.applepay-verify.ec' });
 
 const payment3ds = (extra: Record<string, unknown> = {}): Record<string, unknown> => ({ ...defaultPayment(), ...extra });
 
