@@ -128,7 +128,7 @@ export async function diagnoseMain(argv: readonly string[], io: Io): Promise<num
     const root = values.root === undefined ? undefined : readFileOrUsage(values.root, '--root');
     const token = positionals[0] === '-' ? await io.stdin() : readFileOrUsage(positionals[0]!, 'token file');
     const d = await diagnoseToken(token, {
-      merchants: files.map((f) => f.options),
+      ...(files.length === 0 ? {} : { merchants: files.map((f) => f.options) }),
       now,
       ...(root === undefined ? {} : { rootCertificate: root }),
       verifier: {

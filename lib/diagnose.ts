@@ -220,7 +220,7 @@ export async function diagnoseToken(token: unknown, options: DiagnoseOptions = {
   const base: Omit<Diagnosis, 'conclusion'> = { token: facts, keys, cause: 'genuine' };
   if (readError !== null) {
     base.verification = { ok: false, code: readError.code, message: readError.message };
-  } else if (entries.length > 0) {
+  } else if (options.merchants !== undefined) {
     try {
       const verifier = createVerifier({
         ...(options.verifier ?? {}),
