@@ -25,7 +25,7 @@ export { redisReplayGuard, DEFAULT_REDIS_KEY_PREFIX, type RedisReplayGuardOption
 export { VERIFY_CHANNEL_NAME } from './observe.js';
 export type { VerifyEvent, Step } from './observe.js';
 export type { Environment } from './environment.js';
-export { inspectToken, type TokenFacts, type CertificateFacts, type InspectOptions } from './inspect.js';
+export { inspectToken, createInspector, type Inspector, type TokenFacts, type CertificateFacts, type InspectOptions } from './inspect.js';
 export type { MerchantKeyInfo } from './merchant-keys.js';
 export { diagnoseToken, DIAGNOSIS_CAUSES, type Diagnosis, type DiagnosisCause, type DiagnoseOptions, type ConfiguredKey } from './diagnose.js';
 

@@ -1,7 +1,7 @@
 // inspectToken(): the non-secret facts of a token, for logs, support tools and `applepay-verify
 // diagnose`. Reads the token, its CMS and its certificates, checks the chain and the signature as the
 // verifier would, and decrypts nothing: it needs no merchant key and prints nothing a key protects.
-import { APPLE_ROOT_CA_G3 } from './apple-roots.js';
+import { APPLE_ROOT_CA_G3, APPLE_ROOT_CA_G3_FINGERPRINT } from './apple-roots.js';
 import { issuerCommonName, subjectCommonName } from './cert-facts.js';
 import { CertificateError, OID, certificateDer, isValidAt, parseCertificate, type ParsedCertificate } from './certificates.js';
 import { ChainValidator, type Chain } from './chain.js';
@@ -102,16 +102,34 @@ function parseAll(certificates: readonly Buffer[]): ParsedCertificate[] {
   return out;
 }
 
+export interface Inspector {
+  /** inspectToken with this inspector's root, reusing its chain verdicts: for logs and support tools. */
+  inspect(token: unknown, options?: { now?: Date }): TokenFacts;
+}
+
+/**
+ * An inspector keeps what inspectToken would redo on every call (the parsed root, the chain verdict of
+ * each certificate set it has met), per instance, like a verifier.
+ */
+export function createInspector(options: Pick<InspectOptions, 'rootCertificate'> = {}): Inspector {
+  const root = loadRoot(options.rootCertificate);
+  const chains = new ChainValidator(root);
+  return { inspect: (token, o = {}) => inspect(token, root, chains, o.now ?? new Date()) };
+}
+
 /**
  * The facts of one token. Throws an ApplePayError only when the token itself cannot be read
  * (TOKEN_MALFORMED, TOKEN_TOO_LARGE, UNSUPPORTED_VERSION) or the root option is unusable; every later
  * failure is reported in `chain` and `signature` with the code the verifier would give.
+ * For many tokens, createInspector() keeps the chain verdicts between calls.
  */
 export function inspectToken(token: unknown, options: InspectOptions = {}): TokenFacts {
+  return createInspector(options).inspect(token, options.now === undefined ? {} : { now: options.now });
+}
+
+function inspect(token: unknown, root: ParsedCertificate, chains: ChainValidator, now: Date): TokenFacts {
   const parsed: ParsedToken = parseToken(token, DEFAULT_TOKEN_LIMITS);
-  const now = options.now ?? new Date();
-  const root = loadRoot(options.rootCertificate);
-  const appleRoot = options.rootCertificate === undefined || root.fingerprint === loadRoot(undefined).fingerprint;
+  const appleRoot = root.fingerprint === APPLE_ROOT_CA_G3_FINGERPRINT;
   const result: TokenFacts = {
     version: parsed.version,
     transactionId: parsed.transactionId,
@@ -140,7 +158,17 @@ export function inspectToken(token: unknown, options: InspectOptions = {}): Toke
   result.signingTime = signer.signingTime;
   result.ageMs = now.getTime() - signer.signingTime.getTime();
 
-  const certs = parseAll(certificates);
+  let chain: Chain | null = null;
+  try {
+    chain = chains.validate(certificates, parsed.version, signer.signingTime);
+    result.chain = { ok: true };
+    result.environment = chainEnvironment(chain);
+  } catch (err) {
+    result.chain = verdictOf(err);
+  }
+
+  // A validated chain has its certificates parsed already; otherwise read them for the facts.
+  const certs = chain !== null ? [chain.leaf, chain.intermediate] : parseAll(certificates);
   const leaf =
     certs.find((c) => c.issuer.equals(signer.issuer) && c.serialNumber.equals(signer.serialNumber)) ??
     certs.find((c) => c.extensions.has(OID.leafMarker)) ??
@@ -156,16 +184,8 @@ export function inspectToken(token: unknown, options: InspectOptions = {}): Toke
   }
   if (intermediate !== null) result.intermediate = facts(intermediate, signer.signingTime);
 
-  let chain: Chain | null = null;
-  try {
-    chain = new ChainValidator(root, 1).validate(certificates, parsed.version, signer.signingTime);
-    result.chain = { ok: true };
-    result.environment = chainEnvironment(chain);
-  } catch (err) {
-    result.chain = verdictOf(err);
-    // Expired certificates still anchor to the root: the structure and signatures were checked first.
-    if (result.chain.code === 'CERT_EXPIRED' && leaf !== null) result.environment = appleRoot ? leafEnvironment(leaf) : 'test';
-  }
+  // Expired certificates still anchor to the root: the structure and signatures were checked first.
+  if (result.chain.code === 'CERT_EXPIRED' && leaf !== null) result.environment = appleRoot ? leafEnvironment(leaf) : 'test';
 
   if (chain === null) {
     result.signature = { ok: false, message: 'not checked: the certificate chain did not validate' };

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { main, type Io } from '../lib/cli.js';
 import { causeOf, diagnoseToken, type Diagnosis } from '../lib/diagnose.js';
-import { createVerifier, inspectToken, memoryReplayGuard, VERIFY_CHANNEL_NAME, type ErrorCode, type VerifierOptions, type VerifyEvent } from '../lib/index.js';
+import { createInspector, createVerifier, inspectToken, memoryReplayGuard, VERIFY_CHANNEL_NAME, type ErrorCode, type VerifierOptions, type VerifyEvent } from '../lib/index.js';
 import { DEFAULT_VECTORS_DIR, findVectors, loadVector } from '../lib/vectors.js';
 import * as der from '../test-vectors/gen/der.js';
 import { issueCertificate, merchantSpec } from '../test-vectors/gen/pki.js';
@@ -199,6 +199,17 @@ describe('environment and inspectToken on the other real tokens', () => {
     await expect(testVerifier().verifyAndDecrypt(paymentData)).resolves.toMatchObject({ environment: 'test' });
     // Against Apple's root the same token does not chain at all.
     expect(inspectToken(paymentData)).toMatchObject({ environment: null, chain: { ok: false, code: 'CHAIN_UNTRUSTED' } });
+  });
+
+  test('createInspector gives the facts inspectToken gives, for many tokens', () => {
+    const inspector = createInspector();
+    for (const name of ['gala-seatgeek-2014', 'basistheory-rsa-2024', 'apple-sample-testca-2016-emv']) {
+      const set = loadRealSet(name);
+      const now = new Date(set.signingTime.getTime() + 5000);
+      expect(inspector.inspect(set.token, { now })).toEqual(inspectToken(set.token, { now }));
+      expect(inspector.inspect(set.token, { now })).toEqual(inspectToken(set.token, { now }));
+    }
+    expect(createInspector({ rootCertificate: pki().root.certPem }).inspect(mint({ version: 'RSA_v1' }).paymentData)).toMatchObject({ environment: 'test', signature: { ok: true } });
   });
 
   test('inspectToken throws the verifier\'s code for a token it cannot read', () => {
