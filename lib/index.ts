@@ -192,6 +192,8 @@ function prevalidateIntermediates(chains: ChainValidator, input: unknown, bundle
 class ApplePayVerifier implements Verifier {
   readonly #policy: Policy;
   readonly #clock: () => Date;
+  /** merchantIdentifier options by configuration index, for merchantKeys() when no certificate names it. */
+  readonly #identifiers: ReadonlyMap<number, string>;
 
   constructor(options: VerifierOptions) {
     if (typeof options !== 'object' || options === null) throw configError('options must be an object', 'options');
@@ -222,6 +224,9 @@ class ApplePayVerifier implements Verifier {
       throw configError('acceptSandbox must be true or false', 'acceptSandbox');
     }
     this.#clock = clock;
+    this.#identifiers = new Map(
+      [options.merchants].flat().flatMap((m, i) => (typeof m?.merchantIdentifier === 'string' ? [[i, m.merchantIdentifier] as const] : [])),
+    );
     this.#policy = {
       refuseSandbox: options.acceptSandbox === false,
       lastUsed: new Map(),
@@ -272,7 +277,7 @@ class ApplePayVerifier implements Verifier {
   }
 
   merchantKeys(): MerchantKeyInfo[] {
-    return describeMerchantKeys(this.#policy.merchants, this.#policy.lastUsed!);
+    return describeMerchantKeys(this.#policy.merchants, this.#policy.lastUsed!, this.#identifiers);
   }
 }
 

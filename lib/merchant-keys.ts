@@ -8,7 +8,7 @@ import { subjectUserId } from './cert-facts.js';
 export interface MerchantKeyInfo {
   /** Position in the verifier's `merchants` option. */
   index: number;
-  /** The merchant identifier (the certificate's subject UID), when a certificate names it; else null. */
+  /** The merchant identifier: the certificate's subject UID, else the merchantIdentifier option; else null. */
   merchantIdentifier: string | null;
   /** Lower-case hex SHA-256 of the merchant identifier (the KDF's party V). */
   merchantIdentifierHash: string;
@@ -24,14 +24,18 @@ export interface MerchantKeyInfo {
   lastUsed: Date | null;
 }
 
-export function describeMerchantKeys(merchants: ReadonlyMap<string, Merchant>, lastUsed: ReadonlyMap<Merchant, Date>): MerchantKeyInfo[] {
+export function describeMerchantKeys(
+  merchants: ReadonlyMap<string, Merchant>,
+  lastUsed: ReadonlyMap<Merchant, Date>,
+  identifiers: ReadonlyMap<number, string>,
+): MerchantKeyInfo[] {
   return [...merchants.values()]
     .sort((a, b) => a.index - b.index)
     .map((m) => {
       const used = lastUsed.get(m);
       return {
         index: m.index,
-        merchantIdentifier: m.certificate === null ? null : subjectUserId(m.certificate),
+        merchantIdentifier: (m.certificate === null ? null : subjectUserId(m.certificate)) ?? identifiers.get(m.index) ?? null,
         merchantIdentifierHash: m.merchantIdentifierHash.toString('hex'),
         publicKeyHash: m.publicKeyHash.toString('base64'),
         type: m.key.type,

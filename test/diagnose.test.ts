@@ -281,6 +281,13 @@ describe('merchantKeys() and the verify event', () => {
     expect(verifier.merchantKeys()[0]!.lastUsed).toEqual(first);
   });
 
+  test('a key configured by merchantIdentifier is listed with it, without a validity', () => {
+    const keys = createVerifier({ merchants: { privateKey: sandbox.key, merchantIdentifier: sandbox.merchantIdentifier } }).merchantKeys();
+    expect(keys).toEqual([
+      expect.objectContaining({ merchantIdentifier: sandbox.merchantIdentifier, publicKeyHash: 'zZPAYNrLOwPbRsav95FZTIYlKF6dULquEHppV6TRPmc=', notAfter: null, lastUsed: null }),
+    ]);
+  });
+
   test('the diagnostics event carries publicKeyHash and environment', async () => {
     const events: VerifyEvent[] = [];
     const listener = (e: unknown): void => void events.push(e as VerifyEvent);
