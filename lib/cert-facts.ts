@@ -50,7 +50,8 @@ export function subjectUserId(cert: ParsedCertificate): string | null {
   return attribute(cert.subject, OID_UID);
 }
 
-export type KeyUsageName = 'digitalSignature' | 'nonRepudiation' | 'keyEncipherment' | 'dataEncipherment' | 'keyAgreement' | 'keyCertSign' | 'cRLSign';
+export type KeyUsageName =
+  'digitalSignature' | 'nonRepudiation' | 'keyEncipherment' | 'dataEncipherment' | 'keyAgreement' | 'keyCertSign' | 'cRLSign';
 const KEY_USAGE_BITS: readonly KeyUsageName[] = [
   'digitalSignature',
   'nonRepudiation',

@@ -61,7 +61,8 @@ export function merchantFiles(values: KeyFlags, required: boolean): MerchantFile
     if (certs.length > 0) throw new UsageError('each --cert needs its --key');
     return [];
   }
-  if (certs.length > keys.length) throw new UsageError(`${certs.length} --cert but only ${keys.length} --key: each certificate needs its key`);
+  if (certs.length > keys.length)
+    throw new UsageError(`${certs.length} --cert but only ${keys.length} --key: each certificate needs its key`);
   if (merchantId !== undefined && certs.length === keys.length) {
     throw new UsageError('--merchant-id stands in place of --cert: give a --key without a --cert');
   }

@@ -3,7 +3,18 @@
 // output names why; 2 usage error.
 import { parseArgs } from 'node:util';
 import type { Io } from './cli.js';
-import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError, merchantFiles, parseNow, readFileOrUsage, usageReport, wipe, type MerchantFiles } from './cli-common.js';
+import {
+  EXIT_FAILED,
+  EXIT_OK,
+  EXIT_USAGE,
+  UsageError,
+  merchantFiles,
+  parseNow,
+  readFileOrUsage,
+  usageReport,
+  wipe,
+  type MerchantFiles,
+} from './cli-common.js';
 import { diagnoseToken, type Diagnosis } from './diagnose.js';
 import type { CertificateFacts } from './inspect.js';
 
@@ -81,7 +92,12 @@ export function diagnosisText(d: Diagnosis): string {
   if (t !== null) {
     rows.push(['version', t.version]);
     rows.push(['environment', t.environment ?? `unknown (leaf claims ${t.leafEnvironment ?? 'nothing'})`]);
-    rows.push(['signed at', t.signingTime === null ? '(unknown)' : `${t.signingTime.toISOString()} (${t.ageMs === null ? '?' : Math.round(t.ageMs / 1000)} s ago)`]);
+    rows.push([
+      'signed at',
+      t.signingTime === null
+        ? '(unknown)'
+        : `${t.signingTime.toISOString()} (${t.ageMs === null ? '?' : Math.round(t.ageMs / 1000)} s ago)`,
+    ]);
     rows.push(['transaction id', t.transactionId]);
     rows.push(['public key hash', t.publicKeyHash]);
     rows.push(['leaf', certLine(t.leaf)]);
@@ -94,9 +110,13 @@ export function diagnosisText(d: Diagnosis): string {
     const what = k.kind === 'merchant-identity' ? 'MERCHANT IDENTITY certificate' : k.kind === 'key-only' ? 'key' : 'payment processing';
     const match = k.matchesToken ? 'MATCHES the token' : 'does not match';
     const problem = k.problem === undefined ? '' : `; ${k.problem.code}`;
-    rows.push([`key #${k.index}`, `${k.publicKeyHash ?? '(unreadable)'} ${match} (${what}${k.merchantIdentifier === null ? '' : `, ${k.merchantIdentifier}`}${k.notAfter === null ? '' : `, expires ${k.notAfter.toISOString()}`}${problem})`]);
+    rows.push([
+      `key #${k.index}`,
+      `${k.publicKeyHash ?? '(unreadable)'} ${match} (${what}${k.merchantIdentifier === null ? '' : `, ${k.merchantIdentifier}`}${k.notAfter === null ? '' : `, expires ${k.notAfter.toISOString()}`}${problem})`,
+    ]);
   }
-  if (d.verification !== undefined) rows.push(['verification', d.verification.ok ? 'verified and decrypted' : `${d.verification.code}: ${d.verification.message}`]);
+  if (d.verification !== undefined)
+    rows.push(['verification', d.verification.ok ? 'verified and decrypted' : `${d.verification.code}: ${d.verification.message}`]);
   rows.push(['cause', d.cause]);
   const width = Math.max(...rows.map(([l]) => l.length)) + 2;
   return `${rows.map(([l, v]) => `  ${l.padEnd(width)}${v}`).join('\n')}\n\n${d.conclusion}\n`;
@@ -117,7 +137,8 @@ export async function diagnoseMain(argv: readonly string[], io: Io): Promise<num
       io.stdout(DIAGNOSE_USAGE);
       return EXIT_OK;
     }
-    if (positionals.length !== 1) throw new UsageError(positionals.length === 0 ? 'no token file given (use "-" for stdin)' : 'give exactly one token file');
+    if (positionals.length !== 1)
+      throw new UsageError(positionals.length === 0 ? 'no token file given (use "-" for stdin)' : 'give exactly one token file');
     const now = parseNow(values.now) ?? new Date();
     let maxSignatureAge: number | undefined;
     if (values['max-age'] !== undefined) {

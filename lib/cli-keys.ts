@@ -80,7 +80,9 @@ function ensureDir(dir: string): void {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     if (!statSync(dir).isDirectory()) throw new Error('not a directory');
   } catch (err) {
-    throw new UsageError(`cannot create the directory ${JSON.stringify(dir)} (${(err as NodeJS.ErrnoException).code ?? 'not a directory'})`);
+    throw new UsageError(
+      `cannot create the directory ${JSON.stringify(dir)} (${(err as NodeJS.ErrnoException).code ?? 'not a directory'})`,
+    );
   }
 }
 
@@ -104,7 +106,10 @@ function writeNew(path: string, data: string | Uint8Array, mode: number): void {
 
 function refuseExisting(paths: readonly string[]): void {
   const there = paths.filter(exists);
-  if (there.length > 0) throw new UsageError(`${there.map((p) => JSON.stringify(p)).join(', ')} already exist(s): choose another --out (keys are never overwritten)`);
+  if (there.length > 0)
+    throw new UsageError(
+      `${there.map((p) => JSON.stringify(p)).join(', ')} already exist(s): choose another --out (keys are never overwritten)`,
+    );
 }
 
 const safeName = (id: string): string => id.replace(/[^A-Za-z0-9._-]/g, '_');
@@ -217,7 +222,11 @@ function importCommand(values: Values, io: Io): number {
         }
         p12 = buildPkcs12(cert.der, key, passphrase!, `Apple Pay Payment Processing:${summary.merchantIdentifier ?? ''}`);
       }
-      writeNew(certificatePath, `-----BEGIN CERTIFICATE-----\n${cert.der.toString('base64').replace(/.{1,64}/g, '$&\n')}-----END CERTIFICATE-----\n`, 0o644);
+      writeNew(
+        certificatePath,
+        `-----BEGIN CERTIFICATE-----\n${cert.der.toString('base64').replace(/.{1,64}/g, '$&\n')}-----END CERTIFICATE-----\n`,
+        0o644,
+      );
       if (p12 !== null) writeNew(p12Path!, p12, 0o600);
     }
     if (values.json === true) {
@@ -234,7 +243,9 @@ function importCommand(values: Values, io: Io): number {
         })}\n`,
       );
     } else {
-      const head = refused ? `refused: ${certs[0]} cannot be used to decrypt Apple Pay tokens with ${keys[0]}\n` : `ok: a Payment Processing certificate for ${summary?.merchantIdentifier ?? '(unknown merchant)'}\n`;
+      const head = refused
+        ? `refused: ${certs[0]} cannot be used to decrypt Apple Pay tokens with ${keys[0]}\n`
+        : `ok: a Payment Processing certificate for ${summary?.merchantIdentifier ?? '(unknown merchant)'}\n`;
       const facts =
         summary === null
           ? ''
@@ -265,10 +276,20 @@ function checkOne(certPath: string | undefined, keyPath: string, passphrase: str
         certBytes = native.importKey(keyBytes, passphrase === undefined ? null : Buffer.from(passphrase, 'utf8')).certificate;
       } catch (err) {
         if (!isNativeError(err)) throw err;
-        return { certificate: null, key: keyPath, summary: null, problems: [{ code: 'KEY_UNREADABLE', message: 'the key could not be read (not PEM, DER or PKCS#12, or a wrong passphrase)' }] };
+        return {
+          certificate: null,
+          key: keyPath,
+          summary: null,
+          problems: [{ code: 'KEY_UNREADABLE', message: 'the key could not be read (not PEM, DER or PKCS#12, or a wrong passphrase)' }],
+        };
       }
       if (certBytes === null) {
-        return { certificate: null, key: keyPath, summary: null, problems: [{ code: 'CERT_UNREADABLE', message: 'no certificate: give --cert for this key' }] };
+        return {
+          certificate: null,
+          key: keyPath,
+          summary: null,
+          problems: [{ code: 'CERT_UNREADABLE', message: 'no certificate: give --cert for this key' }],
+        };
       }
     }
     const cert = readCertificate(certBytes);
@@ -289,7 +310,8 @@ function checkCommand(values: Values, io: Io): number {
   const certs = values.cert ?? [];
   const keys = values.key ?? [];
   if (keys.length === 0) throw new UsageError('keys check needs at least one --cert and --key pair');
-  if (certs.length > keys.length) throw new UsageError(`${certs.length} --cert but only ${keys.length} --key: each certificate needs its key`);
+  if (certs.length > keys.length)
+    throw new UsageError(`${certs.length} --cert but only ${keys.length} --key: each certificate needs its key`);
   let warnDays = 30;
   if (values['warn-days'] !== undefined) {
     if (!/^\d{1,4}$/.test(values['warn-days'])) throw new UsageError('--warn-days takes a whole number of days');
@@ -323,7 +345,16 @@ function checkCommand(values: Values, io: Io): number {
       ]);
     });
     const widths = table[0]!.map((_, c) => Math.max(...table.map((row) => row[c]!.length)));
-    io.stdout(table.map((row) => row.map((cell, c) => cell.padEnd(widths[c]!)).join('  ').trimEnd()).join('\n') + '\n');
+    io.stdout(
+      table
+        .map((row) =>
+          row
+            .map((cell, c) => cell.padEnd(widths[c]!))
+            .join('  ')
+            .trimEnd(),
+        )
+        .join('\n') + '\n',
+    );
     const details = rows.flatMap((r, i) => r.problems.map((p) => `  #${i} ${p.code}: ${p.message}\n`)).join('');
     if (details.length > 0) io.stderr(details);
   }

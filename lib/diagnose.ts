@@ -98,14 +98,29 @@ export function causeOf(code: ErrorCode): DiagnosisCause {
 
 const sha256b64 = (data: Uint8Array): string => createHash('sha256').update(data).digest('base64');
 
-function describeEntry(entry: MerchantOptions, index: number, tokenHash: string | null, root: VerifierOptions['rootCertificate']): ConfiguredKey {
-  const key: ConfiguredKey = { index, kind: 'key-only', merchantIdentifier: null, publicKeyHash: null, notAfter: null, matchesToken: false };
+function describeEntry(
+  entry: MerchantOptions,
+  index: number,
+  tokenHash: string | null,
+  root: VerifierOptions['rootCertificate'],
+): ConfiguredKey {
+  const key: ConfiguredKey = {
+    index,
+    kind: 'key-only',
+    merchantIdentifier: null,
+    publicKeyHash: null,
+    notAfter: null,
+    matchesToken: false,
+  };
   if (entry.certificate !== undefined) {
     const der = typeof entry.certificate === 'string' || entry.certificate instanceof Uint8Array ? certificateDer(entry.certificate) : null;
     try {
       if (der !== null) {
         const cert = parseCertificate(der);
-        key.kind = merchantIdentifierHash(cert) !== null && merchantCertificateKind(cert) === 'merchant-identity' ? 'merchant-identity' : 'payment-processing';
+        key.kind =
+          merchantIdentifierHash(cert) !== null && merchantCertificateKind(cert) === 'merchant-identity'
+            ? 'merchant-identity'
+            : 'payment-processing';
         key.merchantIdentifier = subjectUserId(cert);
         key.publicKeyHash = sha256b64(cert.spki);
         key.notAfter = cert.notAfter;
@@ -161,12 +176,21 @@ function conclude(d: Omit<Diagnosis, 'conclusion'>, maxAgeMs: number): string {
       return `The signature does not cover the token as received (${failure?.code ?? t?.signature.code}: ${failure?.message ?? t?.signature.message ?? ''}): a field was changed after Apple signed it, or the token is forged. Reject it; if it happens to every token, check that nothing between the device and this server rewrites the JSON.`;
     case 'untrusted-signer': {
       const why = failure?.message ?? t?.chain.message ?? '';
-      const name = t?.leaf?.subject === null || t?.leaf === null || t === null ? '' : ` (signed by "${t.leaf.subject}", issued by "${t.leaf.issuer}")`;
-      const testHint = t?.appleRoot === true ? ' A token from a test PKI or Apple\'s internal test CA never chains to Apple\'s root; in tests, configure the test root with --root.' : '';
+      const name =
+        t?.leaf?.subject === null || t?.leaf === null || t === null ? '' : ` (signed by "${t.leaf.subject}", issued by "${t.leaf.issuer}")`;
+      const testHint =
+        t?.appleRoot === true
+          ? " A token from a test PKI or Apple's internal test CA never chains to Apple's root; in tests, configure the test root with --root."
+          : '';
       return `The token's certificates do not lead to the trusted root${name}: ${why}.${testHint} Otherwise the token is forged: reject it.`;
     }
     case 'certificate-expired': {
-      const which = t?.leaf?.validAtSigningTime === false ? 'the signing leaf' : t?.intermediate?.validAtSigningTime === false ? 'the intermediate' : 'a certificate of the chain';
+      const which =
+        t?.leaf?.validAtSigningTime === false
+          ? 'the signing leaf'
+          : t?.intermediate?.validAtSigningTime === false
+            ? 'the intermediate'
+            : 'a certificate of the chain';
       return `${which[0]!.toUpperCase()}${which.slice(1)} was not valid at the token's signing time (${t?.signingTime?.toISOString() ?? 'unknown'}). Apple rotates its signing certificates; a token signed outside their validity is not genuine or was signed by a misconfigured device clock. Reject it.`;
     }
     case 'too-old':
@@ -176,11 +200,17 @@ function conclude(d: Omit<Diagnosis, 'conclusion'>, maxAgeMs: number): string {
     case 'sandbox-refused':
       return `The token was signed by Apple's sandbox leaf ("${t?.leaf?.subject ?? 'SANDBOX'}"): it comes from a sandbox tester account or a device signed in to the sandbox, and this verifier accepts production tokens only. Pay with a real card on a production Apple account; keep sandbox tokens for a test server.`;
     case 'other-certificate': {
-      const sandbox = env === 'sandbox' ? ' It is a sandbox token: sandbox merchants usually have their own Payment Processing certificate, so configure that one on a test server.' : '';
+      const sandbox =
+        env === 'sandbox'
+          ? ' It is a sandbox token: sandbox merchants usually have their own Payment Processing certificate, so configure that one on a test server.'
+          : '';
       return `This token was encrypted for the key with publicKeyHash ${hash}; you configured ${list(d.keys)}. It was made for another Payment Processing certificate: another merchant identifier, a sandbox merchant, or a certificate activated on Apple's side (a renewal) that is not configured here yet.${sandbox} Configure the certificate and key whose hash is ${hash} (applepay-verify keys check prints each key's hash); during a renewal configure both old and new.`;
     }
     case 'merchant-identity-certificate': {
-      const bad = d.keys.filter((k) => k.kind === 'merchant-identity').map((k) => `#${k.index}`).join(', ');
+      const bad = d.keys
+        .filter((k) => k.kind === 'merchant-identity')
+        .map((k) => `#${k.index}`)
+        .join(', ');
       return `Configured certificate ${bad} ${MERCHANT_IDENTITY_MESSAGE}. This token was encrypted for the key with publicKeyHash ${hash}.`;
     }
     case 'key-mismatch':
@@ -190,7 +220,9 @@ function conclude(d: Omit<Diagnosis, 'conclusion'>, maxAgeMs: number): string {
     case 'replay-store-unavailable':
       return `The replay store did not answer, so the token was not accepted. It can be accepted once the store is back: retry later.`;
     case 'configuration': {
-      const problem = d.keys.find((k) => k.problem !== undefined)?.problem ?? (failure === null ? undefined : { code: failure.code, message: failure.message });
+      const problem =
+        d.keys.find((k) => k.problem !== undefined)?.problem ??
+        (failure === null ? undefined : { code: failure.code, message: failure.message });
       return `The configuration is wrong, not the token: ${problem === undefined ? 'see the verification error' : `${problem.code}: ${problem.message}`}. Fix it and diagnose again.`;
     }
     case 'internal':
@@ -204,7 +236,12 @@ function conclude(d: Omit<Diagnosis, 'conclusion'>, maxAgeMs: number): string {
  */
 export async function diagnoseToken(token: unknown, options: DiagnoseOptions = {}): Promise<Diagnosis> {
   const now = options.now ?? new Date();
-  const entries: MerchantOptions[] = options.merchants === undefined ? [] : Array.isArray(options.merchants) ? [...options.merchants] : [options.merchants as MerchantOptions];
+  const entries: MerchantOptions[] =
+    options.merchants === undefined
+      ? []
+      : Array.isArray(options.merchants)
+        ? [...options.merchants]
+        : [options.merchants as MerchantOptions];
   const maxAgeMs = (options.verifier?.maxSignatureAge ?? 300) * 1000;
   const skewMs = (options.verifier?.maxClockSkew ?? 60) * 1000;
 

@@ -27,7 +27,14 @@ export type { VerifyEvent, Step } from './observe.js';
 export type { Environment } from './environment.js';
 export { inspectToken, createInspector, type Inspector, type TokenFacts, type CertificateFacts, type InspectOptions } from './inspect.js';
 export type { MerchantKeyInfo } from './merchant-keys.js';
-export { diagnoseToken, DIAGNOSIS_CAUSES, type Diagnosis, type DiagnosisCause, type DiagnoseOptions, type ConfiguredKey } from './diagnose.js';
+export {
+  diagnoseToken,
+  DIAGNOSIS_CAUSES,
+  type Diagnosis,
+  type DiagnosisCause,
+  type DiagnoseOptions,
+  type ConfiguredKey,
+} from './diagnose.js';
 
 export interface VerifierOptions {
   /** One merchant, or several during key rotation (each token names its key by publicKeyHash). */

@@ -81,11 +81,13 @@ function facts(cert: ParsedCertificate, signingTime: Date | null): CertificateFa
 
 function loadRoot(input: string | Uint8Array | undefined): ParsedCertificate {
   const der = certificateDer(input ?? APPLE_ROOT_CA_G3);
-  if (der === null) throw new ApplePayError('ROOT_CERT_INVALID', 'rootCertificate is not one PEM or DER certificate', { certificate: 'root' });
+  if (der === null)
+    throw new ApplePayError('ROOT_CERT_INVALID', 'rootCertificate is not one PEM or DER certificate', { certificate: 'root' });
   try {
     return parseCertificate(der);
   } catch (err) {
-    if (err instanceof CertificateError) throw new ApplePayError('ROOT_CERT_INVALID', `rootCertificate is invalid: ${err.message}`, { certificate: 'root' });
+    if (err instanceof CertificateError)
+      throw new ApplePayError('ROOT_CERT_INVALID', `rootCertificate is invalid: ${err.message}`, { certificate: 'root' });
     throw err;
   }
 }
@@ -152,7 +154,11 @@ function inspect(token: unknown, root: ParsedCertificate, chains: ChainValidator
     ({ signer, certificates } = parseSignedData(parsed.signature, parsed.version));
   } catch (err) {
     result.signature = verdictOf(err);
-    result.chain = { ok: false, code: result.signature.code, message: 'the signature could not be read, so neither could its certificates' };
+    result.chain = {
+      ok: false,
+      code: result.signature.code,
+      message: 'the signature could not be read, so neither could its certificates',
+    };
     return result;
   }
   result.signingTime = signer.signingTime;

@@ -5,10 +5,26 @@
 // The CSR is built here with @peculiar/asn1-csr and signed with node:crypto; only our freshly generated
 // key and the merchant identifier go into it. The certificate the user imports is untrusted input: it
 // is read by lib/certificates.ts like every certificate the library meets.
-import { createHash, createHmac, createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, sign, type KeyObject } from 'node:crypto';
+import {
+  createHash,
+  createHmac,
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  randomBytes,
+  sign,
+  type KeyObject,
+} from 'node:crypto';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import { CertificationRequest, CertificationRequestInfo } from '@peculiar/asn1-csr';
-import { AlgorithmIdentifier, AttributeTypeAndValue, AttributeValue, Name, RelativeDistinguishedName, SubjectPublicKeyInfo } from '@peculiar/asn1-x509';
+import {
+  AlgorithmIdentifier,
+  AttributeTypeAndValue,
+  AttributeValue,
+  Name,
+  RelativeDistinguishedName,
+  SubjectPublicKeyInfo,
+} from '@peculiar/asn1-x509';
 import { ContentInfo } from '@peculiar/asn1-cms';
 import { DigestInfo } from '@peculiar/asn1-rsa';
 import { AuthenticatedSafe, CertBag, MacData, PFX, PKCS12Attribute, SafeBag, SafeContents } from '@peculiar/asn1-pfx';
@@ -63,7 +79,8 @@ const toArrayBuffer = (b: Uint8Array): ArrayBuffer => b.buffer.slice(b.byteOffse
 /** Apple's merchant identifiers are reverse-DNS names such as merchant.com.example.shop. */
 export function checkMerchantIdentifier(id: string): string | null {
   if (id.length === 0 || id.length > 255) return 'a merchant identifier has 1 to 255 characters';
-  if (!/^[A-Za-z0-9][A-Za-z0-9.-]*$/.test(id)) return 'a merchant identifier is a reverse-DNS name of letters, digits, dots and hyphens (e.g. merchant.com.example.shop)';
+  if (!/^[A-Za-z0-9][A-Za-z0-9.-]*$/.test(id))
+    return 'a merchant identifier is a reverse-DNS name of letters, digits, dots and hyphens (e.g. merchant.com.example.shop)';
   return null;
 }
 
@@ -79,7 +96,9 @@ export interface NewKey {
 }
 
 function pem(label: string, der: Uint8Array): string {
-  const body = Buffer.from(der).toString('base64').replace(/.{1,64}/g, '$&\n');
+  const body = Buffer.from(der)
+    .toString('base64')
+    .replace(/.{1,64}/g, '$&\n');
   return `-----BEGIN ${label}-----\n${body}-----END ${label}-----\n`;
 }
 
@@ -102,7 +121,9 @@ export function newKeyAndCsr(merchantIdentifier: string, type: 'ec' | 'rsa', ema
   const csr = new CertificationRequest({
     certificationRequestInfo: info,
     signatureAlgorithm:
-      type === 'ec' ? new AlgorithmIdentifier({ algorithm: ECDSA_WITH_SHA256 }) : new AlgorithmIdentifier({ algorithm: SHA256_WITH_RSA, parameters: DER_NULL }),
+      type === 'ec'
+        ? new AlgorithmIdentifier({ algorithm: ECDSA_WITH_SHA256 })
+        : new AlgorithmIdentifier({ algorithm: SHA256_WITH_RSA, parameters: DER_NULL }),
     signature: toArrayBuffer(signature),
   });
   const csrDer = Buffer.from(AsnConvert.serialize(csr));
@@ -150,7 +171,8 @@ export function certificateProblems(cert: ParsedCertificate, now: Date, warnDays
   if (hash === null) {
     problems.push({
       code: 'NOT_APPLE_PAY_CERTIFICATE',
-      message: 'the certificate has no Apple merchant identifier extension (1.2.840.113635.100.6.32): it is not an Apple Pay merchant certificate',
+      message:
+        'the certificate has no Apple merchant identifier extension (1.2.840.113635.100.6.32): it is not an Apple Pay merchant certificate',
     });
   } else {
     if (merchantCertificateKind(cert) === 'merchant-identity') {
@@ -158,18 +180,26 @@ export function certificateProblems(cert: ParsedCertificate, now: Date, warnDays
     }
     const uid = subjectUserId(cert);
     if (uid !== null && !createHash('sha256').update(uid, 'utf8').digest().equals(hash)) {
-      problems.push({ code: 'MERCHANT_ID_MISMATCH', message: `the merchant identifier extension is not the hash of the subject's identifier ${JSON.stringify(uid)}` });
+      problems.push({
+        code: 'MERCHANT_ID_MISMATCH',
+        message: `the merchant identifier extension is not the hash of the subject's identifier ${JSON.stringify(uid)}`,
+      });
     }
   }
   if (cert.keyType !== 'ec-p256' && !(cert.keyType === 'rsa' && cert.rsaBits >= 2048)) {
     problems.push({ code: 'UNSUPPORTED_KEY', message: 'the certificate key is neither EC P-256 nor RSA of 2048 bits or more' });
   }
   const t = now.getTime();
-  if (t < cert.notBefore.getTime()) problems.push({ code: 'NOT_YET_VALID', message: `the certificate is valid from ${cert.notBefore.toISOString()}` });
-  else if (t > cert.notAfter.getTime()) problems.push({ code: 'EXPIRED', message: `the certificate expired on ${cert.notAfter.toISOString()}` });
+  if (t < cert.notBefore.getTime())
+    problems.push({ code: 'NOT_YET_VALID', message: `the certificate is valid from ${cert.notBefore.toISOString()}` });
+  else if (t > cert.notAfter.getTime())
+    problems.push({ code: 'EXPIRED', message: `the certificate expired on ${cert.notAfter.toISOString()}` });
   else if (cert.notAfter.getTime() - t <= warnDays * DAY_MS) {
     const days = Math.floor((cert.notAfter.getTime() - t) / DAY_MS);
-    problems.push({ code: 'EXPIRES_SOON', message: `the certificate expires on ${cert.notAfter.toISOString()}, in ${days} day(s): renew it now (activation takes effect at once, so configure both keys first)` });
+    problems.push({
+      code: 'EXPIRES_SOON',
+      message: `the certificate expires on ${cert.notAfter.toISOString()}, in ${days} day(s): renew it now (activation takes effect at once, so configure both keys first)`,
+    });
   }
   return problems;
 }
@@ -295,7 +325,9 @@ export function buildPkcs12(certificateDerBytes: Uint8Array, privateKey: KeyObje
 
   const certBag = new SafeBag({
     bagId: OID_CERT_BAG,
-    bagValue: AsnConvert.serialize(new CertBag({ certId: OID_X509_CERT, certValue: AsnConvert.serialize(new OctetString(toArrayBuffer(certificateDerBytes))) })),
+    bagValue: AsnConvert.serialize(
+      new CertBag({ certId: OID_X509_CERT, certValue: AsnConvert.serialize(new OctetString(toArrayBuffer(certificateDerBytes))) }),
+    ),
     bagAttributes: attrs,
   });
   const encryptedKey = privateKey.export({ type: 'pkcs8', format: 'der', cipher: 'aes-256-cbc', passphrase });
@@ -314,7 +346,10 @@ export function buildPkcs12(certificateDerBytes: Uint8Array, privateKey: KeyObje
     version: 3,
     authSafe: dataContentInfo(authSafeDer),
     macData: new MacData({
-      mac: new DigestInfo({ digestAlgorithm: new AlgorithmIdentifier({ algorithm: OID_SHA256, parameters: DER_NULL }), digest: new OctetString(toArrayBuffer(mac)) }),
+      mac: new DigestInfo({
+        digestAlgorithm: new AlgorithmIdentifier({ algorithm: OID_SHA256, parameters: DER_NULL }),
+        digest: new OctetString(toArrayBuffer(mac)),
+      }),
       macSalt: new OctetString(toArrayBuffer(salt)),
       iterations: PKCS12_ITERATIONS,
     }),

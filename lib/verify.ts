@@ -72,9 +72,13 @@ function checkUntilSignature(policy: Policy, input: unknown, timer: StepTimer | 
 function nextStep(policy: Policy, { token, signer, chain }: Checked, now: Date): Merchant | ApplePayError {
   // By the leaf's name, under any root, so that a test PKI can exercise the refusal too.
   if (policy.refuseSandbox === true && leafEnvironment(chain.leaf) === 'sandbox') {
-    return new ApplePayError('SANDBOX_TOKEN_REFUSED', "the token was signed by Apple's sandbox leaf and this verifier accepts production tokens only", {
-      certificate: 'leaf',
-    });
+    return new ApplePayError(
+      'SANDBOX_TOKEN_REFUSED',
+      "the token was signed by Apple's sandbox leaf and this verifier accepts production tokens only",
+      {
+        certificate: 'leaf',
+      },
+    );
   }
   const stale = freshnessProblem(signer.signingTime, now, policy);
   if (stale !== null) return stale;
@@ -91,7 +95,14 @@ function nextStep(policy: Policy, { token, signer, chain }: Checked, now: Date):
   return merchant;
 }
 
-function finish(policy: Policy, { token, signer, chain }: Checked, merchant: Merchant, plaintext: Buffer, timer: StepTimer | null, now: Date): Result {
+function finish(
+  policy: Policy,
+  { token, signer, chain }: Checked,
+  merchant: Merchant,
+  plaintext: Buffer,
+  timer: StepTimer | null,
+  now: Date,
+): Result {
   timer?.step('decrypt');
   policy.lastUsed?.set(merchant, now);
   let payment: Payment;

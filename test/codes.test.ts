@@ -435,7 +435,7 @@ describe('replay protection', () => {
 });
 
 describe('environment', () => {
-  test('SANDBOX_TOKEN_REFUSED: a token signed by a leaf named like Apple\'s sandbox leaf, with acceptSandbox: false', async () => {
+  test("SANDBOX_TOKEN_REFUSED: a token signed by a leaf named like Apple's sandbox leaf, with acceptSandbox: false", async () => {
     const p = pki();
     const leaf = issueCertificate({
       ...appleLeafSpec({ kind: 'EC', key: p.leafEc.key, issuerKey: p.intermediate.key }),

@@ -7,7 +7,16 @@ import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { main, type Io } from '../lib/cli.js';
 import { causeOf, diagnoseToken, type Diagnosis } from '../lib/diagnose.js';
-import { createInspector, createVerifier, inspectToken, memoryReplayGuard, VERIFY_CHANNEL_NAME, type ErrorCode, type VerifierOptions, type VerifyEvent } from '../lib/index.js';
+import {
+  createInspector,
+  createVerifier,
+  inspectToken,
+  memoryReplayGuard,
+  VERIFY_CHANNEL_NAME,
+  type ErrorCode,
+  type VerifierOptions,
+  type VerifyEvent,
+} from '../lib/index.js';
 import { DEFAULT_VECTORS_DIR, findVectors, loadVector } from '../lib/vectors.js';
 import * as der from '../test-vectors/gen/der.js';
 import { issueCertificate, merchantSpec } from '../test-vectors/gen/pki.js';
@@ -63,7 +72,10 @@ describe('diagnose over every vector of the corpus', () => {
     const verifier: Omit<VerifierOptions, 'merchants' | 'rootCertificate'> = { ...rest };
     const replay = loaded.vector.replay;
     if (replay !== undefined) {
-      const guard = memoryReplayGuard({ clock: () => loaded.now, ...(replay.maxEntries === undefined ? {} : { maxEntries: replay.maxEntries }) });
+      const guard = memoryReplayGuard({
+        clock: () => loaded.now,
+        ...(replay.maxEntries === undefined ? {} : { maxEntries: replay.maxEntries }),
+      });
       for (const id of replay.claimed ?? []) await guard.claim(id, new Date(loaded.now.getTime() + 86_400_000));
       verifier.replayGuard = guard;
     }
@@ -92,7 +104,11 @@ describe('diagnose over every vector of the corpus', () => {
     }
     const options = loaded.vector.options ?? {};
     if (TOKEN_ONLY.has(expected.code as ErrorCode) && options.maxTokenBytes === undefined && options.versions === undefined) {
-      const alone = await diagnoseToken(loaded.token, { now: loaded.now, verifier: { ...verifier, replayGuard: undefined } as never, ...root });
+      const alone = await diagnoseToken(loaded.token, {
+        now: loaded.now,
+        verifier: { ...verifier, replayGuard: undefined } as never,
+        ...root,
+      });
       if (alone.token !== null) expect(alone.verification).toBeUndefined();
       expect(alone.cause).toBe(causeOf(expected.code as ErrorCode));
     }
@@ -100,7 +116,7 @@ describe('diagnose over every vector of the corpus', () => {
 });
 
 describe('the real sandbox token', () => {
-  test('inspectToken: sandbox by its leaf, chain to Apple\'s root and signature valid', () => {
+  test("inspectToken: sandbox by its leaf, chain to Apple's root and signature valid", () => {
     const facts = inspectToken(sandbox.token, { now: sandbox.now });
     expect(facts).toMatchObject({
       version: 'EC_v1',
@@ -120,7 +136,9 @@ describe('the real sandbox token', () => {
     const result = await createVerifier({ merchants }).verifyAndDecrypt(sandbox.token, { now: sandbox.now });
     expect(result.environment).toBe('sandbox');
     expect(result.payment).toEqual(sandbox.expected);
-    await expect(createVerifier({ merchants, acceptSandbox: false }).verifyAndDecrypt(sandbox.token, { now: sandbox.now })).rejects.toMatchObject({
+    await expect(
+      createVerifier({ merchants, acceptSandbox: false }).verifyAndDecrypt(sandbox.token, { now: sandbox.now }),
+    ).rejects.toMatchObject({
       code: 'SANDBOX_TOKEN_REFUSED',
     });
   });
@@ -135,7 +153,10 @@ describe('the real sandbox token', () => {
     expect(refused.conclusion).toMatch(/sandbox/);
     // A production server's key: the hash does not match, and the conclusion says it is a sandbox token.
     const set = loadRealSet('basistheory-ec-2023-03');
-    const other = await diagnoseToken(sandbox.token, { now: sandbox.now, merchants: { certificate: set.certificate, privateKey: set.privateKey } });
+    const other = await diagnoseToken(sandbox.token, {
+      now: sandbox.now,
+      merchants: { certificate: set.certificate, privateKey: set.privateKey },
+    });
     expect(other.cause).toBe('other-certificate');
     expect(other.conclusion).toContain('zZPAYNrLOwPbRsav95FZTIYlKF6dULquEHppV6TRPmc=');
     expect(other.conclusion).toContain('aXryfzzhfHFLCl+guEkcYpVd1R+mPYEmmeu1N4aR2Ls=');
@@ -163,7 +184,12 @@ describe('the real sandbox token', () => {
     ]);
     expect(refused.status).toBe(1);
     const o = JSON.parse(refused.stdout) as Record<string, unknown>;
-    expect(o).toMatchObject({ ok: false, cause: 'sandbox-refused', verification: { code: 'SANDBOX_TOKEN_REFUSED' }, keys: [{ matchesToken: true }] });
+    expect(o).toMatchObject({
+      ok: false,
+      cause: 'sandbox-refused',
+      verification: { code: 'SANDBOX_TOKEN_REFUSED' },
+      keys: [{ matchesToken: true }],
+    });
     expect(refused.stdout).not.toContain(String(sandbox.expected.applicationPrimaryAccountNumber));
     expect((await cli(['diagnose'])).status).toBe(2);
   });
@@ -178,24 +204,38 @@ describe('environment and inspectToken on the other real tokens', () => {
     const set = loadRealSet(name);
     const now = new Date(set.signingTime.getTime() + 5000);
     expect(inspectToken(set.token, { now })).toMatchObject({ environment, chain: { ok: true }, signature: { ok: true } });
-    const result = await createVerifier({ merchants: { certificate: set.certificate, privateKey: set.privateKey } }).verifyAndDecrypt(set.token, { now });
+    const result = await createVerifier({ merchants: { certificate: set.certificate, privateKey: set.privateKey } }).verifyAndDecrypt(
+      set.token,
+      { now },
+    );
     expect(result.environment).toBe(environment);
     // A production token passes a production-only verifier.
     await expect(
-      createVerifier({ merchants: { certificate: set.certificate, privateKey: set.privateKey }, acceptSandbox: false }).verifyAndDecrypt(set.token, { now }),
+      createVerifier({ merchants: { certificate: set.certificate, privateKey: set.privateKey }, acceptSandbox: false }).verifyAndDecrypt(
+        set.token,
+        { now },
+      ),
     ).resolves.toMatchObject({ environment });
   });
 
   test("Apple's internal test-CA token: no environment, untrusted signer", async () => {
     const set = loadRealSet('apple-sample-testca-2016-emv');
-    expect(inspectToken(set.token)).toMatchObject({ environment: null, leafEnvironment: null, chain: { ok: false, code: 'LEAF_CERT_INVALID' } });
+    expect(inspectToken(set.token)).toMatchObject({
+      environment: null,
+      leafEnvironment: null,
+      chain: { ok: false, code: 'LEAF_CERT_INVALID' },
+    });
     expect((await diagnoseToken(set.token)).cause).toBe('untrusted-signer');
     expect(readFileSync(join(REAL_DIR, 'apple-sample-testca-2016-emv', 'meta.json'), 'utf8')).toContain('Test ECC SMP Broker Signing UC4');
   });
 
   test("a chain to another root is 'test', and so is Result.environment", async () => {
     const { paymentData } = mint({ version: 'EC_v1' });
-    expect(inspectToken(paymentData, { rootCertificate: pki().root.certPem })).toMatchObject({ environment: 'test', leafEnvironment: 'production', appleRoot: false });
+    expect(inspectToken(paymentData, { rootCertificate: pki().root.certPem })).toMatchObject({
+      environment: 'test',
+      leafEnvironment: 'production',
+      appleRoot: false,
+    });
     await expect(testVerifier().verifyAndDecrypt(paymentData)).resolves.toMatchObject({ environment: 'test' });
     // Against Apple's root the same token does not chain at all.
     expect(inspectToken(paymentData)).toMatchObject({ environment: null, chain: { ok: false, code: 'CHAIN_UNTRUSTED' } });
@@ -209,10 +249,13 @@ describe('environment and inspectToken on the other real tokens', () => {
       expect(inspector.inspect(set.token, { now })).toEqual(inspectToken(set.token, { now }));
       expect(inspector.inspect(set.token, { now })).toEqual(inspectToken(set.token, { now }));
     }
-    expect(createInspector({ rootCertificate: pki().root.certPem }).inspect(mint({ version: 'RSA_v1' }).paymentData)).toMatchObject({ environment: 'test', signature: { ok: true } });
+    expect(createInspector({ rootCertificate: pki().root.certPem }).inspect(mint({ version: 'RSA_v1' }).paymentData)).toMatchObject({
+      environment: 'test',
+      signature: { ok: true },
+    });
   });
 
-  test('inspectToken throws the verifier\'s code for a token it cannot read', () => {
+  test("inspectToken throws the verifier's code for a token it cannot read", () => {
     expect(() => inspectToken('{')).toThrow(expect.objectContaining({ code: 'TOKEN_MALFORMED' }));
   });
 });
@@ -223,7 +266,10 @@ describe('a Merchant Identity certificate in the configuration', () => {
     const { generateKeyPairSync } = await import('node:crypto');
     const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
     const spec = merchantSpec({ key: publicKey, issuerKey: p.wwdr.key, identifier: p.merchants.ec.identifier });
-    const identity = issueCertificate({ ...spec, extensions: [...spec.extensions!, { oid: '2.5.29.37', value: der.sequence([der.oid('1.3.6.1.5.5.7.3.2')]) }] });
+    const identity = issueCertificate({
+      ...spec,
+      extensions: [...spec.extensions!, { oid: '2.5.29.37', value: der.sequence([der.oid('1.3.6.1.5.5.7.3.2')]) }],
+    });
     const { paymentData } = mint({ version: 'EC_v1' });
     const d = await diagnoseToken(paymentData, {
       rootCertificate: p.root.certPem,
@@ -284,7 +330,12 @@ describe('merchantKeys() and the verify event', () => {
   test('a key configured by merchantIdentifier is listed with it, without a validity', () => {
     const keys = createVerifier({ merchants: { privateKey: sandbox.key, merchantIdentifier: sandbox.merchantIdentifier } }).merchantKeys();
     expect(keys).toEqual([
-      expect.objectContaining({ merchantIdentifier: sandbox.merchantIdentifier, publicKeyHash: 'zZPAYNrLOwPbRsav95FZTIYlKF6dULquEHppV6TRPmc=', notAfter: null, lastUsed: null }),
+      expect.objectContaining({
+        merchantIdentifier: sandbox.merchantIdentifier,
+        publicKeyHash: 'zZPAYNrLOwPbRsav95FZTIYlKF6dULquEHppV6TRPmc=',
+        notAfter: null,
+        lastUsed: null,
+      }),
     ]);
   });
 
@@ -296,7 +347,9 @@ describe('merchantKeys() and the verify event', () => {
       const m = mint({ version: 'EC_v1' });
       await testVerifier().verifyAndDecrypt(m.paymentData);
       const merchants = { privateKey: sandbox.key, merchantIdentifier: sandbox.merchantIdentifier };
-      await expect(createVerifier({ merchants, acceptSandbox: false }).verifyAndDecrypt(sandbox.token, { now: sandbox.now })).rejects.toThrow();
+      await expect(
+        createVerifier({ merchants, acceptSandbox: false }).verifyAndDecrypt(sandbox.token, { now: sandbox.now }),
+      ).rejects.toThrow();
       expect(events).toMatchObject([
         { ok: true, code: 'OK', publicKeyHash: m.paymentData.header.publicKeyHash, environment: 'test' },
         { ok: false, code: 'SANDBOX_TOKEN_REFUSED', publicKeyHash: 'zZPAYNrLOwPbRsav95FZTIYlKF6dULquEHppV6TRPmc=', environment: 'sandbox' },

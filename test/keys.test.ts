@@ -54,8 +54,12 @@ function issueFromCsr(csrPem: string, identifier: string, validity: { notBefore?
 
 function keyMaterial(keyPath: string): string[] {
   const jwk = createPrivateKey(readFileSync(keyPath)).export({ format: 'jwk' }) as Record<string, string>;
-  const out = readFileSync(keyPath, 'utf8').split('\n').filter((l) => l.length > 20 && !l.startsWith('-----'));
-  for (const k of ['d', 'p', 'q']) if (jwk[k] !== undefined) out.push(jwk[k], Buffer.from(jwk[k], 'base64url').toString('base64'), Buffer.from(jwk[k], 'base64url').toString('hex'));
+  const out = readFileSync(keyPath, 'utf8')
+    .split('\n')
+    .filter((l) => l.length > 20 && !l.startsWith('-----'));
+  for (const k of ['d', 'p', 'q'])
+    if (jwk[k] !== undefined)
+      out.push(jwk[k], Buffer.from(jwk[k], 'base64url').toString('base64'), Buffer.from(jwk[k], 'base64url').toString('hex'));
   return out;
 }
 
@@ -112,7 +116,22 @@ describe('keys import', () => {
     const cerPath = join(out, 'apple_pay.cer');
     writeFileSync(cerPath, issueFromCsr(readFileSync(made.csr as string, 'utf8'), 'merchant.com.example.import'));
     const r = await cli(
-      ['keys', 'import', '--cert', cerPath, '--key', made.key as string, '--out', join(out, 'installed'), '--p12', '--passphrase-env', 'P12_PASS', '--now', '2025-06-01T00:00:00Z', '--json'],
+      [
+        'keys',
+        'import',
+        '--cert',
+        cerPath,
+        '--key',
+        made.key as string,
+        '--out',
+        join(out, 'installed'),
+        '--p12',
+        '--passphrase-env',
+        'P12_PASS',
+        '--now',
+        '2025-06-01T00:00:00Z',
+        '--json',
+      ],
       { P12_PASS: 'correct horse battery' },
     );
     expect(r.status).toBe(0);
@@ -133,11 +152,17 @@ describe('keys import', () => {
     expect(statSync(p12Path).mode & 0o777).toBe(0o600);
     // The library reads the PKCS#12 it wrote (and OpenSSL checks its MAC).
     const verifier = createVerifier({ merchants: { privateKey: readFileSync(p12Path), passphrase: 'correct horse battery' } });
-    expect(verifier.merchantKeys()).toMatchObject([{ publicKeyHash: made.publicKeyHash, merchantIdentifier: 'merchant.com.example.import' }]);
-    const info = spawnSync('openssl', ['pkcs12', '-in', p12Path, '-info', '-noout', '-passin', 'pass:correct horse battery'], { encoding: 'utf8' });
+    expect(verifier.merchantKeys()).toMatchObject([
+      { publicKeyHash: made.publicKeyHash, merchantIdentifier: 'merchant.com.example.import' },
+    ]);
+    const info = spawnSync('openssl', ['pkcs12', '-in', p12Path, '-info', '-noout', '-passin', 'pass:correct horse battery'], {
+      encoding: 'utf8',
+    });
     expect(info.status).toBe(0);
     expect(info.stderr).toMatch(/MAC: sha256/);
-    expect(spawnSync('openssl', ['pkcs12', '-in', p12Path, '-info', '-noout', '-passin', 'pass:wrong passphrase'], { encoding: 'utf8' }).status).not.toBe(0);
+    expect(
+      spawnSync('openssl', ['pkcs12', '-in', p12Path, '-info', '-noout', '-passin', 'pass:wrong passphrase'], { encoding: 'utf8' }).status,
+    ).not.toBe(0);
     // The DER file and the PEM text import alike; human output names the facts.
     const human = await cli(['keys', 'import', '--cert', o.certificate as string, '--key', made.key as string]);
     expect(human.status).toBe(0);
@@ -173,31 +198,61 @@ describe('keys import', () => {
     writeFileSync(join(dir, 'merchant_id.key'), privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
     secrets.push(...keyMaterial(join(dir, 'merchant_id.key')));
 
-    const r = await cli(['keys', 'import', '--cert', join(dir, 'merchant_id.cer'), '--key', join(dir, 'merchant_id.key'), '--out', join(dir, 'out')]);
+    const r = await cli([
+      'keys',
+      'import',
+      '--cert',
+      join(dir, 'merchant_id.cer'),
+      '--key',
+      join(dir, 'merchant_id.key'),
+      '--out',
+      join(dir, 'out'),
+    ]);
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/refused/);
-    expect(r.stderr).toMatch(/MERCHANT_IDENTITY_CERTIFICATE: the certificate is an Apple Pay Merchant Identity certificate .*not a Payment Processing certificate/);
-    const j = json((await cli(['keys', 'import', '--cert', join(dir, 'merchant_id.cer'), '--key', join(dir, 'merchant_id.key'), '--json'])).stdout);
+    expect(r.stderr).toMatch(
+      /MERCHANT_IDENTITY_CERTIFICATE: the certificate is an Apple Pay Merchant Identity certificate .*not a Payment Processing certificate/,
+    );
+    const j = json(
+      (await cli(['keys', 'import', '--cert', join(dir, 'merchant_id.cer'), '--key', join(dir, 'merchant_id.key'), '--json'])).stdout,
+    );
     expect(j).toMatchObject({ ok: false, certificate: null, problems: [{ code: 'MERCHANT_IDENTITY_CERTIFICATE' }] });
     expect(() => statSync(join(dir, 'out'))).toThrow();
 
-    expect(() => createVerifier({ merchants: { certificate: identity, privateKey: privateKey.export({ type: 'pkcs8', format: 'pem' }) } })).toThrow(
+    expect(() =>
+      createVerifier({ merchants: { certificate: identity, privateKey: privateKey.export({ type: 'pkcs8', format: 'pem' }) } }),
+    ).toThrow(
       expect.objectContaining({
         code: 'MERCHANT_CERT_INVALID',
-        message: expect.stringMatching(/merchants\[0\]\.certificate is an Apple Pay Merchant Identity certificate.*not a Payment Processing certificate/),
+        message: expect.stringMatching(
+          /merchants\[0\]\.certificate is an Apple Pay Merchant Identity certificate.*not a Payment Processing certificate/,
+        ),
       }),
     );
     // The check does not depend on the name: with the Payment Processing name but clientAuth it is still refused...
-    const renamed = issueCertificate({ ...spec, extensions: [...spec.extensions!, { oid: '2.5.29.37', value: der.sequence([der.oid('1.3.6.1.5.5.7.3.2')]) }] });
-    expect(() => createVerifier({ merchants: { certificate: renamed, privateKey: privateKey.export({ type: 'pkcs8', format: 'pem' }) } })).toThrow(
-      expect.objectContaining({ code: 'MERCHANT_CERT_INVALID' }),
-    );
+    const renamed = issueCertificate({
+      ...spec,
+      extensions: [...spec.extensions!, { oid: '2.5.29.37', value: der.sequence([der.oid('1.3.6.1.5.5.7.3.2')]) }],
+    });
+    expect(() =>
+      createVerifier({ merchants: { certificate: renamed, privateKey: privateKey.export({ type: 'pkcs8', format: 'pem' }) } }),
+    ).toThrow(expect.objectContaining({ code: 'MERCHANT_CERT_INVALID' }));
   });
 
   test('Payment Processing certificates named "Merchant ID: ..." (Apple, 2014) are not mistaken for Merchant Identity ones', async () => {
     const dir = join(REAL_DIR, 'gala-seatgeek-2014');
     expect(readFileSync(join(dir, 'meta.json'), 'utf8')).toContain('CN=Merchant ID: merchant.com.seatgeek.SeatGeek');
-    const r = await cli(['keys', 'import', '--cert', join(dir, 'merchant_cert.pem'), '--key', join(dir, 'merchant_key.pem'), '--now', '2015-01-01T00:00:00Z', '--json']);
+    const r = await cli([
+      'keys',
+      'import',
+      '--cert',
+      join(dir, 'merchant_cert.pem'),
+      '--key',
+      join(dir, 'merchant_key.pem'),
+      '--now',
+      '2015-01-01T00:00:00Z',
+      '--json',
+    ]);
     expect(json(r.stdout)).toMatchObject({ ok: true, merchantIdentifier: 'merchant.com.seatgeek.SeatGeek', problems: [] });
     expect(r.status).toBe(0);
   });
@@ -223,7 +278,17 @@ describe('keys check', () => {
   });
 
   test('a mismatched pair exits 1 with KEY_MISMATCH', async () => {
-    const r = await cli(['keys', 'check', '--cert', p.merchants.ec.certPath, '--key', p.merchants.ecRotated.keyPath, '--now', '2025-03-01T00:00:00Z', '--json']);
+    const r = await cli([
+      'keys',
+      'check',
+      '--cert',
+      p.merchants.ec.certPath,
+      '--key',
+      p.merchants.ecRotated.keyPath,
+      '--now',
+      '2025-03-01T00:00:00Z',
+      '--json',
+    ]);
     expect(r.status).toBe(1);
     expect(json(r.stdout)).toMatchObject({ ok: false, keys: [{ problems: [{ code: 'KEY_MISMATCH' }] }] });
   });
@@ -239,12 +304,30 @@ describe('keys check', () => {
   });
 
   test('a PKCS#12 key stands alone, as for verifying', async () => {
-    const r = await cli(['keys', 'check', '--key', join(p.dir, p.manifest.merchants.ec.p12!), '--passphrase-env', 'P', '--now', '2025-03-01T00:00:00Z', '--json'], { P: 'test-passphrase' });
-    expect(json(r.stdout)).toMatchObject({ ok: true, keys: [{ publicKeyHash: p.merchants.ec.publicKeyHash.toString('base64'), problems: [] }] });
+    const r = await cli(
+      [
+        'keys',
+        'check',
+        '--key',
+        join(p.dir, p.manifest.merchants.ec.p12!),
+        '--passphrase-env',
+        'P',
+        '--now',
+        '2025-03-01T00:00:00Z',
+        '--json',
+      ],
+      { P: 'test-passphrase' },
+    );
+    expect(json(r.stdout)).toMatchObject({
+      ok: true,
+      keys: [{ publicKeyHash: p.merchants.ec.publicKeyHash.toString('base64'), problems: [] }],
+    });
   });
 
   test('the installed command dispatches keys (bin, dist)', () => {
-    const r = spawnSync(process.execPath, [BIN, 'keys', 'check', ...pair('ec'), '--key', p.merchants.rsa.keyPath, '--json'], { encoding: 'utf8' });
+    const r = spawnSync(process.execPath, [BIN, 'keys', 'check', ...pair('ec'), '--key', p.merchants.rsa.keyPath, '--json'], {
+      encoding: 'utf8',
+    });
     printed.push(r.stdout, r.stderr);
     expect(r.status).toBe(1);
     expect(JSON.parse(r.stdout)).toMatchObject({ ok: false, keys: [{}, { problems: [{ code: 'CERT_UNREADABLE' }] }] });
