@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { main, type Io } from '../lib/cli.js';
-import { causeOf, diagnoseToken, type Diagnosis } from '../lib/diagnose.js';
+import { DIAGNOSIS_CAUSES, causeOf, diagnoseToken, type Diagnosis } from '../lib/diagnose.js';
 import {
   createInspector,
   createVerifier,
@@ -357,5 +357,34 @@ describe('merchantKeys() and the verify event', () => {
     } finally {
       diagnostics_channel.unsubscribe(VERIFY_CHANNEL_NAME, listener);
     }
+  });
+});
+
+describe('hostile input', () => {
+  test('diagnose never throws and inspectToken throws only ApplePayErrors, on signatures with random bytes changed', async () => {
+    const fc = await import('fast-check');
+    const set = loadRealSet('basistheory-ec-2023-03');
+    const signature = Buffer.from(String(set.token.signature), 'base64');
+    const now = new Date(set.signingTime.getTime() + 5000);
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.tuple(fc.nat(signature.length - 1), fc.integer({ min: 1, max: 255 })), { minLength: 1, maxLength: 4 }),
+        async (flips) => {
+          const bad = Buffer.from(signature);
+          for (const [i, x] of flips) bad[i] = bad[i]! ^ x;
+          const token = { ...set.token, signature: bad.toString('base64') };
+          try {
+            inspectToken(token, { now });
+          } catch (err) {
+            expect(err).toMatchObject({ name: 'ApplePayError' });
+          }
+          const d = await diagnoseToken(token, { now, merchants: { certificate: set.certificate, privateKey: set.privateKey } });
+          expect(DIAGNOSIS_CAUSES).toContain(d.cause);
+          expect(d.cause).not.toBe('internal');
+          expect(JSON.stringify(d)).not.toContain(String(set.expected.applicationPrimaryAccountNumber));
+        },
+      ),
+      { numRuns: 25 },
+    );
   });
 });
