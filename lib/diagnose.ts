@@ -159,8 +159,10 @@ function conclude(d: Omit<Diagnosis, 'conclusion'>, maxAgeMs: number): string {
   const hash = t?.publicKeyHash ?? '(unknown)';
   const failure = d.verification !== undefined && !d.verification.ok ? d.verification : null;
   switch (d.cause) {
-    case 'verified':
-      return `The token is genuine (${env ?? 'unknown'} environment) and decrypts with configured key #${d.keys.find((k) => k.matchesToken)?.index ?? '?'}.`;
+    case 'verified': {
+      const note = env === 'sandbox' ? ' It is a sandbox token: a production server should refuse those (acceptSandbox: false).' : '';
+      return `The token is genuine (${env ?? 'unknown'} environment) and decrypts with configured key #${d.keys.find((k) => k.matchesToken)?.index ?? '?'}.${note}`;
+    }
     case 'genuine': {
       const ageNote =
         t?.ageMs !== null && t?.ageMs !== undefined && t.ageMs > maxAgeMs
@@ -204,7 +206,13 @@ function conclude(d: Omit<Diagnosis, 'conclusion'>, maxAgeMs: number): string {
         env === 'sandbox'
           ? ' It is a sandbox token: sandbox merchants usually have their own Payment Processing certificate, so configure that one on a test server.'
           : '';
-      return `This token was encrypted for the key with publicKeyHash ${hash}; you configured ${list(d.keys)}. It was made for another Payment Processing certificate: another merchant identifier, a sandbox merchant, or a certificate activated on Apple's side (a renewal) that is not configured here yet.${sandbox} Configure the certificate and key whose hash is ${hash} (applepay-verify keys check prints each key's hash); during a renewal configure both old and new.`;
+      const signed = t?.signingTime ?? null;
+      const expired = d.keys.filter((k) => k.notAfter !== null && signed !== null && k.notAfter.getTime() < signed.getTime());
+      const expiredNote =
+        expired.length === 0
+          ? ''
+          : ` Configured certificate ${expired.map((k) => `#${k.index}`).join(', ')} had expired before the token was signed: Apple encrypts to the merchant's active certificate, so configure the one that replaced it.`;
+      return `This token was encrypted for the key with publicKeyHash ${hash}; you configured ${list(d.keys)}.${expiredNote} It was made for another Payment Processing certificate: another merchant identifier, a sandbox merchant, or a certificate activated on Apple's side (a renewal) that is not configured here yet.${sandbox} Configure the certificate and key whose hash is ${hash} (applepay-verify keys check prints each key's hash); during a renewal configure both old and new.`;
     }
     case 'merchant-identity-certificate': {
       const bad = d.keys

@@ -218,6 +218,18 @@ describe('environment and inspectToken on the other real tokens', () => {
     ).resolves.toMatchObject({ environment });
   });
 
+  test('a token for a newer certificate than the expired one configured: other-certificate, naming the expiry', async () => {
+    const old = loadRealSet('gala-seatgeek-2014');
+    const set = loadRealSet('basistheory-ec-2023-03');
+    const d = await diagnoseToken(set.token, {
+      now: new Date(set.signingTime.getTime() + 5000),
+      merchants: { certificate: old.certificate, privateKey: old.privateKey },
+    });
+    expect(d.cause).toBe('other-certificate');
+    expect(d.keys).toMatchObject([{ kind: 'payment-processing', matchesToken: false, notAfter: new Date('2016-11-24T12:10:10Z') }]);
+    expect(d.conclusion).toMatch(/#0 had expired before the token was signed/);
+  });
+
   test("Apple's internal test-CA token: no environment, untrusted signer", async () => {
     const set = loadRealSet('apple-sample-testca-2016-emv');
     expect(inspectToken(set.token)).toMatchObject({
