@@ -104,7 +104,9 @@ function finish(
   now: Date,
 ): Result {
   timer?.step('decrypt');
-  policy.lastUsed?.set(merchant, now);
+  // The latest verification instant: a stored token replayed with an old `now` must not turn it back.
+  const used = policy.lastUsed?.get(merchant);
+  if (used === undefined || used.getTime() < now.getTime()) policy.lastUsed?.set(merchant, now);
   let payment: Payment;
   try {
     payment = parsePayment(plaintext);

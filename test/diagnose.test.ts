@@ -328,6 +328,10 @@ describe('merchantKeys() and the verify event', () => {
     now = new Date('2025-03-02T08:00:00Z');
     verifier.verifyAndDecryptSync(mint({ version: 'EC_v1', merchant: 'ecRotated', signingTime: now }).paymentData);
     expect(verifier.merchantKeys().map((k) => k.lastUsed)).toEqual([first, now]);
+    // A stored token verified at its own (earlier) time does not turn lastUsed back.
+    const stored = mint({ version: 'EC_v1', merchant: 'ecRotated', signingTime: first }).paymentData;
+    await verifier.verifyAndDecrypt(stored, { now: first });
+    expect(verifier.merchantKeys().map((k) => k.lastUsed)).toEqual([first, now]);
     // A token that fails (tampered) leaves lastUsed alone; another verifier keeps its own record.
     const tampered = mint({ version: 'EC_v1', signingTime: now, cms: { messageDigestOverride: Buffer.alloc(32) } }).paymentData;
     now = new Date('2025-03-03T08:00:00Z');
