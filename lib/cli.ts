@@ -34,6 +34,8 @@ const USAGE = `Usage:
   applepay-verify [options] <token.json | ->
   applepay-verify vectors [DIR]
   applepay-verify mint --pki DIR [options]   mint a TEST ONLY token (applepay-verify mint --help)
+  applepay-verify diagnose [--cert FILE --key FILE ...] [--root FILE] [--now ISO8601] [--json] <token.json>
+  applepay-verify keys new|import|check ...   (applepay-verify keys --help)
 
 Verifies and decrypts an Apple Pay payment token (the paymentData object, or Apple Pay JS's
 { paymentData, paymentMethod, transactionIdentifier }) read from a file or, with "-", from stdin.
@@ -366,6 +368,8 @@ export async function main(argv: readonly string[], io: Io = processIo()): Promi
   const json = argv.slice(0, argv.includes('--') ? argv.indexOf('--') : argv.length).includes('--json');
   try {
     if (argv[0] === 'mint') return await mintCommand(argv.slice(1), io);
+    if (argv[0] === 'keys') return await (await import('./cli-keys.js')).keysMain(argv.slice(1), io);
+    if (argv[0] === 'diagnose') return await (await import('./cli-diagnose.js')).diagnoseMain(argv.slice(1), io);
     const { values, positionals } = parseCommandLine(argv);
     if (values.help === true) {
       io.stdout(USAGE);

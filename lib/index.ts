@@ -9,6 +9,7 @@ import { DEFAULT_TOKEN_LIMITS, TOKEN_VERSIONS, type TokenVersion } from './token
 import { startTimer, type StepTimer } from './observe.js';
 import type { ReplayGuard } from './replay.js';
 import { verifyToken, verifyTokenSync, type Policy, type Result } from './verify.js';
+import { describeMerchantKeys, type MerchantKeyInfo } from './merchant-keys.js';
 
 export { ApplePayError, ERROR_CODES, isApplePayError } from './errors.js';
 export type { ErrorCode, ErrorDetails } from './errors.js';
@@ -23,6 +24,17 @@ export type { ReplayGuard, MemoryReplayGuardOptions } from './replay.js';
 export { redisReplayGuard, DEFAULT_REDIS_KEY_PREFIX, type RedisReplayGuardOptions, type RedisSetNxClient } from './replay-redis.js';
 export { VERIFY_CHANNEL_NAME } from './observe.js';
 export type { VerifyEvent, Step } from './observe.js';
+export type { Environment } from './environment.js';
+export { inspectToken, createInspector, type Inspector, type TokenFacts, type CertificateFacts, type InspectOptions } from './inspect.js';
+export type { MerchantKeyInfo } from './merchant-keys.js';
+export {
+  diagnoseToken,
+  DIAGNOSIS_CAUSES,
+  type Diagnosis,
+  type DiagnosisCause,
+  type DiagnoseOptions,
+  type ConfiguredKey,
+} from './diagnose.js';
 
 export interface VerifierOptions {
   /** One merchant, or several during key rotation (each token names its key by publicKeyHash). */
@@ -52,6 +64,12 @@ export interface VerifierOptions {
    * with REPLAY_DETECTED, a failing store with REPLAY_STORE_UNAVAILABLE. Async API only.
    */
   replayGuard?: ReplayGuard;
+  /**
+   * Accept tokens signed by Apple's sandbox leaf. Default true, so nothing breaks; set false on a
+   * production server so that a sandbox token fails with SANDBOX_TOKEN_REFUSED instead of
+   * MERCHANT_KEY_NOT_FOUND or a decryption failure. Judged by the signing leaf's name, under any root.
+   */
+  acceptSandbox?: boolean;
 }
 
 export interface VerifyOptions {
@@ -66,6 +84,12 @@ export interface Verifier {
   verifyAndDecryptSync(token: unknown, options?: VerifyOptions): Result;
   /** The failure of this verifier's latest verification in the current async context, or null. */
   lastError(): LastError | null;
+  /**
+   * Each configured merchant key, in configuration order: merchant identifier hash, publicKeyHash, expiry
+   * and when it last decrypted a token for this verifier (null: not since it was created). During a
+   * renewal, the old key can be retired once its lastUsed stops moving.
+   */
+  merchantKeys(): MerchantKeyInfo[];
 }
 
 const KNOWN_OPTIONS = new Set([
@@ -79,6 +103,7 @@ const KNOWN_OPTIONS = new Set([
   'chainCacheSize',
   'intermediates',
   'replayGuard',
+  'acceptSandbox',
 ]);
 const KNOWN_MERCHANT_OPTIONS = new Set(['certificate', 'privateKey', 'passphrase', 'merchantIdentifier']);
 
@@ -174,6 +199,8 @@ function prevalidateIntermediates(chains: ChainValidator, input: unknown, bundle
 class ApplePayVerifier implements Verifier {
   readonly #policy: Policy;
   readonly #clock: () => Date;
+  /** merchantIdentifier options by configuration index, for merchantKeys() when no certificate names it. */
+  readonly #identifiers: ReadonlyMap<number, string>;
 
   constructor(options: VerifierOptions) {
     if (typeof options !== 'object' || options === null) throw configError('options must be an object', 'options');
@@ -200,8 +227,16 @@ class ApplePayVerifier implements Verifier {
     if (replayGuard !== null && (typeof replayGuard !== 'object' || typeof replayGuard.claim !== 'function')) {
       throw configError('replayGuard must have a claim(transactionId, expiresAt) method', 'replayGuard');
     }
+    if (options.acceptSandbox !== undefined && typeof options.acceptSandbox !== 'boolean') {
+      throw configError('acceptSandbox must be true or false', 'acceptSandbox');
+    }
     this.#clock = clock;
+    this.#identifiers = new Map(
+      [options.merchants].flat().flatMap((m, i) => (typeof m?.merchantIdentifier === 'string' ? [[i, m.merchantIdentifier] as const] : [])),
+    );
     this.#policy = {
+      refuseSandbox: options.acceptSandbox === false,
+      lastUsed: new Map(),
       chains,
       replayGuard,
       merchants,
@@ -246,6 +281,10 @@ class ApplePayVerifier implements Verifier {
 
   lastError(): LastError | null {
     return currentLastError(this);
+  }
+
+  merchantKeys(): MerchantKeyInfo[] {
+    return describeMerchantKeys(this.#policy.merchants, this.#policy.lastUsed!, this.#identifiers);
   }
 }
 

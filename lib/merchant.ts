@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import { ApplePayError } from './errors.js';
 import { CertificateError, certificateDer, merchantIdentifierHash, parseCertificate, type ParsedCertificate } from './certificates.js';
 import { isNativeError, native, type MerchantKeyHandle } from './native.js';
+import { MERCHANT_IDENTITY_MESSAGE, merchantCertificateKind } from './cert-facts.js';
 import type { TokenVersion } from './token.js';
 
 export interface MerchantOptions {
@@ -51,6 +52,14 @@ export function loadMerchant(options: MerchantOptions, index: number): Merchant 
   const certificateInput = options.certificate ?? (hasIdentifier ? undefined : (key.certificate ?? undefined));
   if (certificateInput !== undefined) {
     certificate = loadCertificate(certificateInput, `${where}.certificate`);
+    // Before the key check: with a Merchant Identity certificate, "the key does not match" would send
+    // the user looking for another key when the certificate is what is wrong.
+    if (merchantIdentifierHash(certificate) !== null && merchantCertificateKind(certificate) === 'merchant-identity') {
+      throw new ApplePayError('MERCHANT_CERT_INVALID', `${where}.certificate ${MERCHANT_IDENTITY_MESSAGE}`, {
+        field: `${where}.certificate`,
+        certificate: 'merchant',
+      });
+    }
     if (!certificate.spki.equals(key.spki)) {
       throw new ApplePayError('MERCHANT_KEY_INVALID', `${where}.privateKey does not belong to its certificate`, {
         field: `${where}.privateKey`,

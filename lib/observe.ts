@@ -3,6 +3,7 @@
 // keys or payment data. Timings are taken only while someone subscribes.
 import diagnostics_channel from 'node:diagnostics_channel';
 import { performance } from 'node:perf_hooks';
+import type { Environment } from './environment.js';
 import type { ErrorCode } from './errors.js';
 import type { TokenVersion } from './token.js';
 
@@ -17,6 +18,10 @@ export interface VerifyEvent {
   code: ErrorCode | 'OK';
   /** Present once the token's version was read. */
   version?: TokenVersion;
+  /** Base64, the token's header.publicKeyHash (which merchant key it names); present once the chain was checked. */
+  publicKeyHash?: string;
+  /** 'production', 'sandbox' or 'test'; present once the chain was checked. */
+  environment?: Environment;
   /** Whole verification, milliseconds. */
   durationMs: number;
   /** Milliseconds per step that ran: parse, chain, signature, decrypt, payment, replay. */
@@ -28,6 +33,8 @@ export class StepTimer {
   #last = this.#start;
   readonly steps: Partial<Record<Step, number>> = {};
   version: TokenVersion | undefined;
+  publicKeyHash: string | undefined;
+  environment: Environment | undefined;
 
   step(name: Step): void {
     const t = performance.now();
@@ -38,6 +45,8 @@ export class StepTimer {
   publish(code: ErrorCode | 'OK'): void {
     const event: VerifyEvent = { ok: code === 'OK', code, durationMs: performance.now() - this.#start, steps: this.steps };
     if (this.version !== undefined) event.version = this.version;
+    if (this.publicKeyHash !== undefined) event.publicKeyHash = this.publicKeyHash;
+    if (this.environment !== undefined) event.environment = this.environment;
     verifyChannel.publish(event);
   }
 }

@@ -41,6 +41,7 @@ export interface VectorOptions {
   maxClockSkew?: number;
   versions?: string[];
   maxTokenBytes?: number;
+  acceptSandbox?: boolean;
 }
 
 /** A vector with `replay` is verified by a verifier holding a memoryReplayGuard whose clock is `now`. */
@@ -128,7 +129,7 @@ const VECTOR_KEYS = new Set([
 ]);
 const REPLAY_KEYS = new Set(['claimed', 'maxEntries']);
 const MERCHANT_KEYS = new Set(['certificate', 'privateKey', 'passphrase', 'merchantIdentifier']);
-const OPTION_KEYS = new Set(['maxSignatureAge', 'maxClockSkew', 'versions', 'maxTokenBytes']);
+const OPTION_KEYS = new Set(['maxSignatureAge', 'maxClockSkew', 'versions', 'maxTokenBytes', 'acceptSandbox']);
 const SUCCESS_KEYS = new Set([
   'ok',
   'payment',

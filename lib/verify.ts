@@ -4,6 +4,7 @@
 import type { Chain, ChainValidator } from './chain.js';
 import { parseSignedData, type SignerInfo } from './cms.js';
 import { decryptAsync, decryptSync } from './decrypt.js';
+import { chainEnvironment, leafEnvironment, type Environment } from './environment.js';
 import { ApplePayError } from './errors.js';
 import type { Merchant } from './merchant.js';
 import type { StepTimer } from './observe.js';
@@ -18,6 +19,10 @@ export interface Policy extends FreshnessPolicy {
   readonly versions: ReadonlySet<TokenVersion>;
   readonly limits: TokenLimits;
   readonly replayGuard: ReplayGuard | null;
+  /** Refuse tokens signed by Apple's sandbox leaf (acceptSandbox: false). */
+  readonly refuseSandbox?: boolean;
+  /** When each configured key last decrypted a token: this verifier's own record, for merchantKeys(). */
+  readonly lastUsed?: Map<Merchant, Date>;
 }
 
 export interface Result {
@@ -31,6 +36,8 @@ export interface Result {
   merchantIdentifierHash: string;
   /** Base64, as in the token's header. */
   publicKeyHash: string;
+  /** Who signed it: Apple's production or sandbox leaf, or 'test' for a chain to a root other than Apple's. */
+  environment: Environment;
   payment: Payment;
 }
 
@@ -51,6 +58,10 @@ function checkUntilSignature(policy: Policy, input: unknown, timer: StepTimer | 
   timer?.step('parse');
   const chain = policy.chains.validate(certificates, token.version, signer.signingTime);
   timer?.step('chain');
+  if (timer !== null) {
+    timer.publicKeyHash = token.publicKeyHash.toString('base64');
+    timer.environment = chainEnvironment(chain);
+  }
   checkSigner(signer, chain, signedContent(token));
   return { token, signer, chain };
 }
@@ -58,7 +69,17 @@ function checkUntilSignature(policy: Policy, input: unknown, timer: StepTimer | 
 // Step 2.8 (freshness) and step 3 (the merchant key that publicKeyHash names, of the type the version
 // needs), decided before the public-key work so the addon can verify and decrypt in one call. Apple
 // checks the signature first: a failure here is returned, and thrown only once the signature verified.
-function nextStep(policy: Policy, { token, signer }: Checked, now: Date): Merchant | ApplePayError {
+function nextStep(policy: Policy, { token, signer, chain }: Checked, now: Date): Merchant | ApplePayError {
+  // By the leaf's name, under any root, so that a test PKI can exercise the refusal too.
+  if (policy.refuseSandbox === true && leafEnvironment(chain.leaf) === 'sandbox') {
+    return new ApplePayError(
+      'SANDBOX_TOKEN_REFUSED',
+      "the token was signed by Apple's sandbox leaf and this verifier accepts production tokens only",
+      {
+        certificate: 'leaf',
+      },
+    );
+  }
   const stale = freshnessProblem(signer.signingTime, now, policy);
   if (stale !== null) return stale;
   const merchant = policy.merchants.get(token.publicKeyHash.toString('base64'));
@@ -74,8 +95,18 @@ function nextStep(policy: Policy, { token, signer }: Checked, now: Date): Mercha
   return merchant;
 }
 
-function finish(token: ParsedToken, signingTime: Date, merchant: Merchant, plaintext: Buffer, timer: StepTimer | null): Result {
+function finish(
+  policy: Policy,
+  { token, signer, chain }: Checked,
+  merchant: Merchant,
+  plaintext: Buffer,
+  timer: StepTimer | null,
+  now: Date,
+): Result {
   timer?.step('decrypt');
+  // The latest verification instant: a stored token replayed with an old `now` must not turn it back.
+  const used = policy.lastUsed?.get(merchant);
+  if (used === undefined || used.getTime() < now.getTime()) policy.lastUsed?.set(merchant, now);
   let payment: Payment;
   try {
     payment = parsePayment(plaintext);
@@ -86,9 +117,10 @@ function finish(token: ParsedToken, signingTime: Date, merchant: Merchant, plain
   const result: Result = {
     version: token.version,
     transactionId: token.transactionId,
-    signingTime,
+    signingTime: signer.signingTime,
     merchantIdentifierHash: merchant.merchantIdentifierHash.toString('hex'),
     publicKeyHash: token.publicKeyHash.toString('base64'),
+    environment: chainEnvironment(chain),
     payment,
   };
   if (token.applicationData !== undefined) result.applicationData = token.applicationData;
@@ -114,7 +146,7 @@ export function verifyTokenSync(policy: Policy, input: unknown, now: Date, timer
   } else {
     plaintext = decryptSync(next, token, checked);
   }
-  return finish(token, signer.signingTime, next, plaintext, timer);
+  return finish(policy, checked, next, plaintext, timer, now);
 }
 
 export async function verifyToken(policy: Policy, input: unknown, now: Date, timer: StepTimer | null): Promise<Result> {
@@ -130,7 +162,7 @@ export async function verifyToken(policy: Policy, input: unknown, now: Date, tim
   } else {
     plaintext = await decryptAsync(next, token, checked);
   }
-  const result = finish(token, signer.signingTime, next, plaintext, timer);
+  const result = finish(policy, checked, next, plaintext, timer, now);
   if (policy.replayGuard !== null) {
     // Last, so that a forged or broken token can never use up a genuine transactionId. The entry must
     // outlive the token's acceptance window: signing time + maximum age (+ skew, for clocks behind).

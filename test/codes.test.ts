@@ -434,6 +434,21 @@ describe('replay protection', () => {
   });
 });
 
+describe('environment', () => {
+  test("SANDBOX_TOKEN_REFUSED: a token signed by a leaf named like Apple's sandbox leaf, with acceptSandbox: false", async () => {
+    const p = pki();
+    const leaf = issueCertificate({
+      ...appleLeafSpec({ kind: 'EC', key: p.leafEc.key, issuerKey: p.intermediate.key }),
+      subject: [{ type: 'CN', value: 'ecc-smp-broker-sign_UC4-SANDBOX' }, ...NAMES.leafEc.slice(1)],
+    });
+    const { paymentData } = mint({ version: 'EC_v1', signer: { certDer: leaf, key: p.leafEc.key } });
+    await expect(testVerifier().verifyAndDecrypt(paymentData)).resolves.toMatchObject({ environment: 'test' });
+    await rejectsWith(testVerifier({ acceptSandbox: false }).verifyAndDecrypt(paymentData), 'SANDBOX_TOKEN_REFUSED');
+    // Production-named leaves still pass a production-only verifier.
+    await expect(testVerifier({ acceptSandbox: false }).verifyAndDecrypt(mint({ version: 'EC_v1' }).paymentData)).resolves.toBeDefined();
+  });
+});
+
 describe('one-shot API', () => {
   test('verifyAndDecrypt(token, options) reports configuration and token failures by code', async () => {
     const set = loadRealSet('gala-seatgeek-2014');

@@ -31,6 +31,7 @@ export const STATUS_BY_CODE: Readonly<Record<ErrorCode, number>> = {
   EPHEMERAL_KEY_INVALID: 422,
   DECRYPTION_FAILED: 422,
   PAYLOAD_INVALID: 422,
+  SANDBOX_TOKEN_REFUSED: 422,
   // Already accepted once: the client must not be charged again.
   REPLAY_DETECTED: 409,
   // Nothing is known about the token's freshness: the client may retry later.

@@ -1147,6 +1147,36 @@ minted('MERCHANT_KEY_NOT_FOUND', 'unknown-hash', 'publicKeyHash of no certificat
 }
 
 // ---------------------------------------------------------------------------
+// Environment: Apple signs sandbox tokens with a leaf named "ecc-smp-broker-sign_UC4-SANDBOX" under the
+// same intermediate and root as production; only the name differs. Same key, issuer and extensions here.
+
+{
+  const sandboxLeaf = issueCertificate({
+    ...appleLeafSpec({ kind: 'EC', key: pki.leafEc.key, issuerKey: pki.intermediate.key }),
+    subject: [
+      { type: 'CN', value: 'ecc-smp-broker-sign_UC4-SANDBOX' },
+      { type: 'OU', value: 'iOS Systems' },
+      { type: 'O', value: 'Apple Inc.' },
+      { type: 'C', value: 'US' },
+    ],
+  });
+  const recipe = 'leaf re-issued from appleLeafSpec with subject CN ecc-smp-broker-sign_UC4-SANDBOX, same key, issuer and extensions';
+  valid(
+    'ec-sandbox-leaf-accepted-by-default',
+    "Signed by a leaf named like Apple's sandbox leaf: accepted, since acceptSandbox defaults to true",
+    { version: 'EC_v1', signer: { certDer: sandboxLeaf, key: pki.leafEc.key } },
+    { recipe },
+  );
+  minted(
+    'SANDBOX_TOKEN_REFUSED',
+    'sandbox-leaf-production-only',
+    "Signed by a leaf named like Apple's sandbox leaf, verified with acceptSandbox: false",
+    { version: 'EC_v1', signer: { certDer: sandboxLeaf, key: pki.leafEc.key } },
+    { recipe, options: { acceptSandbox: false } },
+  );
+}
+
+// ---------------------------------------------------------------------------
 // The real tokens in test-vectors/real/, in the same format
 
 interface RealMeta {
