@@ -8,6 +8,7 @@ import { indexMerchants, loadMerchant, type Merchant, type MerchantOptions } fro
 import { DEFAULT_TOKEN_LIMITS, TOKEN_VERSIONS, type TokenVersion } from './token.js';
 import { startTimer, type StepTimer } from './observe.js';
 import type { ReplayGuard } from './replay.js';
+import { ReplayClaims } from './replay-claims.js';
 import { verifyToken, verifyTokenSync, type Policy, type Result } from './verify.js';
 
 export { ApplePayError, ERROR_CODES, isApplePayError } from './errors.js';
@@ -19,8 +20,8 @@ export type { Result } from './verify.js';
 export type { TokenVersion } from './token.js';
 export { APPLE_ROOT_CA_G3, APPLE_ROOT_CA_G3_FINGERPRINT } from './apple-roots.js';
 export { memoryReplayGuard } from './replay.js';
-export type { ReplayGuard, MemoryReplayGuardOptions } from './replay.js';
-export { redisReplayGuard, DEFAULT_REDIS_KEY_PREFIX, type RedisReplayGuardOptions, type RedisSetNxClient } from './replay-redis.js';
+export type { ReplayGuard, MemoryReplayGuard, MemoryReplayGuardOptions, ReplayWarning } from './replay.js';
+export { redisReplayGuard, DEFAULT_REDIS_KEY_PREFIX, type RedisReplayGuardOptions, type RedisReplayClient, type RedisSetNxClient } from './replay-redis.js';
 export { VERIFY_CHANNEL_NAME } from './observe.js';
 export type { VerifyEvent, Step } from './observe.js';
 
@@ -52,6 +53,14 @@ export interface VerifierOptions {
    * with REPLAY_DETECTED, a failing store with REPLAY_STORE_UNAVAILABLE. Async API only.
    */
   replayGuard?: ReplayGuard;
+  /**
+   * Seconds a claim is kept at least. Default 86400 (24 h), far beyond the freshness window, so that
+   * a fleet host whose clock is wrong by less than this cannot accept a token again. At least
+   * maxSignatureAge + 2 x maxClockSkew, at most 31 days.
+   */
+  replayRetention?: number;
+  /** Seconds a claim may wait for the replay store before failing closed (REPLAY_STORE_UNAVAILABLE). Default 1. */
+  replayTimeout?: number;
 }
 
 export interface VerifyOptions {
@@ -66,6 +75,13 @@ export interface Verifier {
   verifyAndDecryptSync(token: unknown, options?: VerifyOptions): Result;
   /** The failure of this verifier's latest verification in the current async context, or null. */
   lastError(): LastError | null;
+  /**
+   * Gives back the replay claim this verifier made for an accepted token, for a caller whose charge
+   * failed afterwards, so that the customer's retry is accepted. Compare-and-delete: only this
+   * verifier's own claim is removed. Resolves true when released, false when it holds no claim of
+   * that id (never accepted here, already released, or older than replayRetention / 15 minutes).
+   */
+  release(transactionId: string): Promise<boolean>;
 }
 
 const KNOWN_OPTIONS = new Set([
@@ -79,6 +95,8 @@ const KNOWN_OPTIONS = new Set([
   'chainCacheSize',
   'intermediates',
   'replayGuard',
+  'replayRetention',
+  'replayTimeout',
 ]);
 const KNOWN_MERCHANT_OPTIONS = new Set(['certificate', 'privateKey', 'passphrase', 'merchantIdentifier']);
 
@@ -174,6 +192,7 @@ function prevalidateIntermediates(chains: ChainValidator, input: unknown, bundle
 class ApplePayVerifier implements Verifier {
   readonly #policy: Policy;
   readonly #clock: () => Date;
+  readonly #replayClaims: ReplayClaims | null;
 
   constructor(options: VerifierOptions) {
     if (typeof options !== 'object' || options === null) throw configError('options must be an object', 'options');
@@ -197,13 +216,33 @@ class ApplePayVerifier implements Verifier {
     const chains = new ChainValidator(root, chainCacheSize);
     prevalidateIntermediates(chains, options.intermediates, options.rootCertificate === undefined);
     const replayGuard = options.replayGuard ?? null;
-    if (replayGuard !== null && (typeof replayGuard !== 'object' || typeof replayGuard.claim !== 'function')) {
-      throw configError('replayGuard must have a claim(transactionId, expiresAt) method', 'replayGuard');
+    if (
+      replayGuard !== null &&
+      (typeof replayGuard !== 'object' ||
+        (typeof replayGuard.acquire !== 'function' && typeof replayGuard.claim !== 'function') ||
+        (replayGuard.release !== undefined && typeof replayGuard.release !== 'function'))
+    ) {
+      throw configError('replayGuard must have an acquire(transactionId, ttlMs, owner) method (or the older claim)', 'replayGuard');
     }
+    const replayRetention = seconds(options.replayRetention, 86_400, 'replayRetention');
+    if (replayRetention < maxSignatureAge + 2 * maxClockSkew || replayRetention < 1000) {
+      throw configError('replayRetention must be at least maxSignatureAge + 2 x maxClockSkew (and 1 second)', 'replayRetention');
+    }
+    const replayTimeout = options.replayTimeout ?? 1;
+    if (typeof replayTimeout !== 'number' || !Number.isFinite(replayTimeout) || replayTimeout < 0.001 || replayTimeout > 60) {
+      throw configError('replayTimeout must be a number of seconds from 0.001 to 60', 'replayTimeout');
+    }
+    const replayClaims =
+      replayGuard === null
+        ? null
+        : new ReplayClaims(replayGuard, { timeoutMs: replayTimeout * 1000, releaseWindowMs: Math.min(replayRetention, 15 * 60_000) });
+    this.#replayClaims = replayClaims;
     this.#clock = clock;
     this.#policy = {
       chains,
       replayGuard,
+      replayClaims,
+      replayRetention,
       merchants,
       versions: new Set(versions),
       limits: { ...DEFAULT_TOKEN_LIMITS, maxTokenBytes },
@@ -246,6 +285,14 @@ class ApplePayVerifier implements Verifier {
 
   lastError(): LastError | null {
     return currentLastError(this);
+  }
+
+  release(transactionId: string): Promise<boolean> {
+    if (typeof transactionId !== 'string' || !/^[0-9a-fA-F]{1,128}$/.test(transactionId)) {
+      return Promise.reject(configError('release needs the transactionId of an accepted token (hex)', 'transactionId'));
+    }
+    if (this.#replayClaims === null) return Promise.resolve(false);
+    return this.#replayClaims.release(transactionId);
   }
 }
 

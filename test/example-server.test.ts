@@ -281,6 +281,7 @@ describe('faults outside the token', () => {
         throw new Error('unused');
       },
       lastError: () => null,
+      release: () => Promise.resolve(false),
     } satisfies Verifier;
     const server = await listen(faulty);
     try {
