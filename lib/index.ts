@@ -21,6 +21,13 @@ export type { TokenVersion } from './token.js';
 export { APPLE_ROOT_CA_G3, APPLE_ROOT_CA_G3_FINGERPRINT } from './apple-roots.js';
 export { memoryReplayGuard } from './replay.js';
 export type { ReplayGuard, MemoryReplayGuard, MemoryReplayGuardOptions, ReplayWarning } from './replay.js';
+export {
+  postgresReplayGuard,
+  type PostgresPool,
+  type PostgresPoolClient,
+  type PostgresQueryResult,
+  type PostgresReplayGuardOptions,
+} from './replay-postgres.js';
 export { redisReplayGuard, DEFAULT_REDIS_KEY_PREFIX, type RedisReplayGuardOptions, type RedisReplayClient, type RedisSetNxClient } from './replay-redis.js';
 export { VERIFY_CHANNEL_NAME } from './observe.js';
 export type { VerifyEvent, Step } from './observe.js';
