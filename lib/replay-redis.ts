@@ -74,6 +74,8 @@ if ARGV[4] == '1' then
   if redis.call('EXISTS', KEYS[3]) == 1 then return -1 end
 end
 if redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2], 'NX') then return 1 end
+-- The same claim sent again (a client resending after a lost reply) is still this owner's claim.
+if redis.call('GET', KEYS[1]) == ARGV[1] then return 1 end
 return 0
 `;
 
