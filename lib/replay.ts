@@ -32,6 +32,8 @@ export interface ReplayGuard {
 export interface MemoryReplayGuard extends ReplayGuard {
   acquire(transactionId: string, ttlMs: number, owner: string): Promise<boolean>;
   release(transactionId: string, owner: string): Promise<boolean>;
+  /** Entries held, including expired ones not yet swept (for metrics). */
+  readonly size: number;
   /** @deprecated the 0.1 form: expiresAt is converted to a lifetime on the guard's clock. */
   claim(transactionId: string, expiresAt: Date): Promise<boolean>;
 }
@@ -187,6 +189,9 @@ export function memoryReplayGuard(options: MemoryReplayGuardOptions = {}): Memor
 
   return {
     acquire,
+    get size(): number {
+      return live.size;
+    },
     release(transactionId: string, owner: string): Promise<boolean> {
       const id = transactionId.toLowerCase();
       const entry = live.get(id);
