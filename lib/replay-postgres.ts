@@ -15,7 +15,14 @@ export interface PostgresPoolClient {
   query(text: string, values?: unknown[]): Promise<PostgresQueryResult>;
   /** pg's PoolClient.release: with an error, the connection is destroyed instead of reused. */
   release(err?: Error | boolean): void;
+  /** pg's EventEmitter: a checked-out client emits 'error' when its server goes away between queries. */
+  on?(event: 'error', listener: (err: Error) => void): unknown;
+  off?(event: 'error', listener: (err: Error) => void): unknown;
 }
+
+// A checked-out pg client whose server dies between two queries emits 'error'; without a listener
+// that would crash the process. The failure reaches the guard through the next query anyway.
+const ignore = (): void => undefined;
 
 /** The part of a pg.Pool the guard needs. */
 export interface PostgresPool {
@@ -129,6 +136,7 @@ CREATE INDEX IF NOT EXISTS ${index} ON ${table} (expires_at)`;
         connecting.then((late) => late.release(), () => undefined);
       });
       const c = client;
+      c.on?.('error', ignore);
       const rows = await bounded(
         (async () => {
           // Durable before OK, whatever the server's or role's default; bounded on the server too.
@@ -147,6 +155,7 @@ ON CONFLICT (transaction_id) DO UPDATE SET owner = EXCLUDED.owner, expires_at = 
           c.release(new Error('replay claim deadline'));
         },
       );
+      client.off?.('error', ignore);
       client.release();
       client = null;
       sweep();

@@ -3,7 +3,7 @@
 // server runs as the Debian package's `postgres` user. A missing binary is an error, never a skip
 // (test/setup-servers.ts installs the package as root).
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, chownSync, constants, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { accessSync, chownSync, constants, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './redis-server.js';
@@ -66,12 +66,35 @@ function exited(child: ChildProcess): Promise<void> {
   return new Promise((resolve) => child.once('exit', () => resolve()));
 }
 
+/** The postmaster and every process it forked (backends leave its process group with setsid). */
+function serverPids(root: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      // The command name may hold spaces and parentheses: the fields start after the last ')'.
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      const list = children.get(ppid) ?? [];
+      list.push(Number(entry));
+      children.set(ppid, list);
+    } catch {
+      // exited meanwhile
+    }
+  }
+  const out = [root];
+  for (let i = 0; i < out.length; i++) out.push(...(children.get(out[i]!) ?? []));
+  return out;
+}
+
 function signalGroup(child: ChildProcess | null, signal: NodeJS.Signals): void {
-  if (child?.pid === undefined) return;
-  try {
-    process.kill(-child.pid, signal);
-  } catch {
-    // already gone
+  if (child?.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+  for (const pid of serverPids(child.pid)) {
+    try {
+      process.kill(pid, signal);
+    } catch {
+      // already gone
+    }
   }
 }
 
@@ -139,19 +162,29 @@ export async function startPostgres(): Promise<TestPostgres> {
   process.once('exit', reap);
 
   const killAll = async (): Promise<void> => {
-    if (child === null) return;
+    if (child === null || child.exitCode !== null || child.signalCode !== null) return;
     const dying = child;
-    signalGroup(dying, 'SIGCONT');
-    signalGroup(dying, 'SIGKILL');
-    await exited(dying);
-    // Backends leave with their postmaster; give them a moment so the next start finds no shared memory in use.
-    for (let i = 0; i < 50; i++) {
+    const pids = serverPids(dying.pid!);
+    for (const pid of pids) {
       try {
-        process.kill(-dying.pid!, 0);
-        await new Promise((r) => setTimeout(r, 20));
+        process.kill(pid, 'SIGKILL');
       } catch {
-        break;
+        // gone
       }
+    }
+    await exited(dying);
+    // Wait until every backend is gone, so the next start finds no shared memory in use.
+    for (let i = 0; i < 100; i++) {
+      const alive = pids.filter((pid) => {
+        try {
+          process.kill(pid, 0);
+          return true;
+        } catch {
+          return false;
+        }
+      });
+      if (alive.length === 0) break;
+      await new Promise((r) => setTimeout(r, 20));
     }
   };
 
