@@ -54,7 +54,10 @@ class Timeout extends Error {}
  * this transaction only, one INSERT ... ON CONFLICT that takes the id unless a live claim holds it,
  * COMMIT. Expired rows are taken over by the INSERT and deleted in bounded batches in the background.
  */
-export function postgresReplayGuard(pool: PostgresPool, options: PostgresReplayGuardOptions = {}): ReplayGuard & { ready(): Promise<void> } {
+export function postgresReplayGuard(
+  pool: PostgresPool,
+  options: PostgresReplayGuardOptions = {},
+): ReplayGuard & { ready(): Promise<void> } {
   if (typeof pool !== 'object' || pool === null || typeof pool.connect !== 'function' || typeof pool.query !== 'function') {
     throw configError('postgresReplayGuard needs a pg Pool (connect() and query())', 'pool');
   }
@@ -133,7 +136,10 @@ CREATE INDEX IF NOT EXISTS ${index} ON ${table} (expires_at)`;
     try {
       client = await bounded(connecting, () => {
         // A connection that arrives after the deadline goes back to the pool unused.
-        connecting.then((late) => late.release(), () => undefined);
+        connecting.then(
+          (late) => late.release(),
+          () => undefined,
+        );
       });
       const c = client;
       c.on?.('error', ignore);
@@ -172,7 +178,10 @@ ON CONFLICT (transaction_id) DO UPDATE SET owner = EXCLUDED.owner, expires_at = 
 
   async function release(transactionId: string, owner: string): Promise<boolean> {
     await ensureTable();
-    const result = await bounded(pool.query(`DELETE FROM ${table} WHERE transaction_id = $1 AND owner = $2`, [transactionId.toLowerCase(), owner]), () => undefined);
+    const result = await bounded(
+      pool.query(`DELETE FROM ${table} WHERE transaction_id = $1 AND owner = $2`, [transactionId.toLowerCase(), owner]),
+      () => undefined,
+    );
     return result.rowCount === 1;
   }
 

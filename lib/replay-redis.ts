@@ -140,8 +140,10 @@ export function redisReplayGuard(
   if (typeof fence !== 'boolean') throw configError('restartFence must be a boolean', 'restartFence');
   if (fence && isCluster) throw configError('restartFence does not work on Redis Cluster (keys in different slots)', 'restartFence');
   const policyEvery = (options.policyCheckInterval ?? 60) * 1000;
-  if (!Number.isFinite(policyEvery) || policyEvery < 0) throw configError('policyCheckInterval must be a number of seconds', 'policyCheckInterval');
-  if (options.onWarning !== undefined && typeof options.onWarning !== 'function') throw configError('onWarning must be a function', 'onWarning');
+  if (!Number.isFinite(policyEvery) || policyEvery < 0)
+    throw configError('policyCheckInterval must be a number of seconds', 'policyCheckInterval');
+  if (options.onWarning !== undefined && typeof options.onWarning !== 'function')
+    throw configError('onWarning must be a function', 'onWarning');
 
   const warned = new Set<string>();
   checkClient(client, options.onWarning, warned);
@@ -189,7 +191,17 @@ export function redisReplayGuard(
     const ttl = Math.ceil(ttlMs);
     if (!Number.isSafeInteger(ttl) || ttl < 1) throw new Error('replay claim with an invalid lifetime');
     await checkPolicy();
-    const reply = await client.eval(CLAIM_SCRIPT, 3, keyOf(transactionId), sentinelKey, fenceKey, owner, ttl, sawSentinel ? '1' : '0', fence ? '1' : '0');
+    const reply = await client.eval(
+      CLAIM_SCRIPT,
+      3,
+      keyOf(transactionId),
+      sentinelKey,
+      fenceKey,
+      owner,
+      ttl,
+      sawSentinel ? '1' : '0',
+      fence ? '1' : '0',
+    );
     if (reply === -1 || reply === -2) {
       warnOnce(
         options.onWarning,

@@ -30,7 +30,9 @@ export function findPostgresBin(): string {
       // next
     }
   }
-  throw new Error('PostgreSQL server binaries (initdb, postgres) not found: install them (apt-get install -y postgresql), or set PG_BIN_DIR');
+  throw new Error(
+    'PostgreSQL server binaries (initdb, postgres) not found: install them (apt-get install -y postgresql), or set PG_BIN_DIR',
+  );
 }
 
 interface RunAs {

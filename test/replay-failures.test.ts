@@ -95,7 +95,13 @@ describe('row 1: an evicting maxmemory-policy', () => {
       await batch.exec();
     }
     const doubles = count(await verifyAll(risky, tokens), 'OK');
-    logFigure({ store: 'redis volatile-lru', failure: 'eviction (guard default: refused)', doubleAccepts: 0, burnedTokens: 0, note: `10/10 refused; with allowEvictingPolicy ${doubles}/50 accepted again` });
+    logFigure({
+      store: 'redis volatile-lru',
+      failure: 'eviction (guard default: refused)',
+      doubleAccepts: 0,
+      burnedTokens: 0,
+      note: `10/10 refused; with allowEvictingPolicy ${doubles}/50 accepted again`,
+    });
     expect(doubles).toBeGreaterThan(0);
   });
 });
@@ -121,7 +127,10 @@ describe('row 2: failover to an asynchronous replica', () => {
     const refused = await verifyAll(waiting, unconfirmed);
     expect(count(refused, 'REPLAY_STORE_UNAVAILABLE')).toBe(5);
     // Released by the guard, or (a WAIT queued behind others past the deadline) by the verifier just after.
-    await until(async () => (await p.exists(...unconfirmed.map((t) => DEFAULT_REDIS_KEY_PREFIX + t.header.transactionId.toLowerCase()))) === 0, 5000);
+    await until(
+      async () => (await p.exists(...unconfirmed.map((t) => DEFAULT_REDIS_KEY_PREFIX + t.header.transactionId.toLowerCase()))) === 0,
+      5000,
+    );
     // Without WAIT the same moment accepts claims the replica never gets.
     const unreplicated = mintMany(5);
     expect(count(await verifyAll(plain, unreplicated), 'OK')).toBe(5);
@@ -171,7 +180,14 @@ describe('row 3: a restart', () => {
     await until(async () => late.status === 'ready');
     const v3 = verifierOn(redisReplayGuard(late, quiet), short);
     replays.push(...(await verifyAll(v3, tokens)));
-    logFigure({ store: 'redis, no persistence', failure: 'restart (data lost)', maxAnswerMs: slowest(replays), doubleAccepts: count(replays, 'OK'), burnedTokens: 0, note: 'fenced for one retention period' });
+    logFigure({
+      store: 'redis, no persistence',
+      failure: 'restart (data lost)',
+      maxAnswerMs: slowest(replays),
+      doubleAccepts: count(replays, 'OK'),
+      burnedTokens: 0,
+      note: 'fenced for one retention period',
+    });
     expect(count(replays, 'REPLAY_STORE_UNAVAILABLE')).toBe(30);
     await new Promise((r) => setTimeout(r, 3100));
     expect((await outcome(v1, mint({ version: 'EC_v1' }).paymentData)).code).toBe('OK');
@@ -187,7 +203,13 @@ describe('row 3: a restart', () => {
     await s.restart();
     await until(async () => c.status === 'ready');
     const replays = await verifyAll(v, tokens);
-    logFigure({ store: 'redis, AOF always', failure: 'kill -9 and restart', maxAnswerMs: slowest(replays), doubleAccepts: count(replays, 'OK'), burnedTokens: 0 });
+    logFigure({
+      store: 'redis, AOF always',
+      failure: 'kill -9 and restart',
+      maxAnswerMs: slowest(replays),
+      doubleAccepts: count(replays, 'OK'),
+      burnedTokens: 0,
+    });
     expect(count(replays, 'REPLAY_DETECTED')).toBe(10);
     expect((await outcome(v, mint({ version: 'EC_v1' }).paymentData)).code).toBe('OK');
   });
@@ -226,7 +248,13 @@ describe('rows 6 and 7: pauses, slow and lost replies, a dead server: an answer 
     expect(count(during, 'REPLAY_STORE_UNAVAILABLE')).toBe(20);
     const retries = [...(await verifyAll(fast, tokens.slice(0, 10))), ...(await verifyAll(lax, tokens.slice(10)))];
     const replays = [...(await verifyAll(fast, tokens.slice(0, 10))), ...(await verifyAll(lax, tokens.slice(10)))];
-    logFigure({ store: 'redis', failure: 'paused (SIGSTOP), fail-fast and ioredis-default clients', maxAnswerMs: slowest(during), doubleAccepts: count(replays, 'OK'), burnedTokens: 20 - count(retries, 'OK') });
+    logFigure({
+      store: 'redis',
+      failure: 'paused (SIGSTOP), fail-fast and ioredis-default clients',
+      maxAnswerMs: slowest(during),
+      doubleAccepts: count(replays, 'OK'),
+      burnedTokens: 20 - count(retries, 'OK'),
+    });
     expect(count(retries, 'OK')).toBe(20);
     expect(count(replays, 'REPLAY_DETECTED')).toBe(20);
     expect(slowest(during)).toBeLessThan(2500);
@@ -244,7 +272,13 @@ describe('rows 6 and 7: pauses, slow and lost replies, a dead server: an answer 
       retries = await verifyAll(lax, tokens);
       return count(retries, 'OK') + count(retries, 'REPLAY_DETECTED') === 5;
     });
-    logFigure({ store: 'redis', failure: 'killed, ioredis-default client', maxAnswerMs: slowest(during), doubleAccepts: 0, burnedTokens: 5 - count(retries, 'OK') });
+    logFigure({
+      store: 'redis',
+      failure: 'killed, ioredis-default client',
+      maxAnswerMs: slowest(during),
+      doubleAccepts: 0,
+      burnedTokens: 5 - count(retries, 'OK'),
+    });
     expect(count(during, 'REPLAY_STORE_UNAVAILABLE')).toBe(5);
     expect(slowest(during)).toBeLessThan(2500);
     expect(count(retries, 'OK')).toBe(5);
@@ -268,7 +302,13 @@ describe('rows 6 and 7: pauses, slow and lost replies, a dead server: an answer 
     await new Promise((r) => setTimeout(r, 2100));
     const retries = await verifyAll(verifier, tokens);
     const replays = await verifyAll(verifier, tokens);
-    logFigure({ store: 'redis', failure: '2 s round trip (proxy)', maxAnswerMs: slowest(during), doubleAccepts: count(replays, 'OK'), burnedTokens: 10 - count(retries, 'OK') });
+    logFigure({
+      store: 'redis',
+      failure: '2 s round trip (proxy)',
+      maxAnswerMs: slowest(during),
+      doubleAccepts: count(replays, 'OK'),
+      burnedTokens: 10 - count(retries, 'OK'),
+    });
     expect(count(retries, 'OK')).toBe(10);
     expect(count(replays, 'REPLAY_DETECTED')).toBe(10);
     expect(slowest(during)).toBeLessThan(2500);
@@ -296,7 +336,13 @@ describe('rows 6 and 7: pauses, slow and lost replies, a dead server: an answer 
       const again = await outcome(i < 3 ? fast : lax, token);
       retries.push(first === 'OK' ? { ...again, code: again.code === 'REPLAY_DETECTED' ? 'OK' : `DOUBLE:${again.code}` } : again);
     }
-    logFigure({ store: 'redis', failure: 'connection reset after the claim (proxy)', maxAnswerMs: slowest(results), doubleAccepts: retries.filter((r) => r.code.startsWith('DOUBLE')).length, burnedTokens: 6 - count(retries, 'OK') });
+    logFigure({
+      store: 'redis',
+      failure: 'connection reset after the claim (proxy)',
+      maxAnswerMs: slowest(results),
+      doubleAccepts: retries.filter((r) => r.code.startsWith('DOUBLE')).length,
+      burnedTokens: 6 - count(retries, 'OK'),
+    });
     expect(retries.map((r) => r.code)).toEqual(Array(6).fill('OK'));
   });
 
@@ -356,7 +402,12 @@ describe('row 4: one clock', () => {
     expect(count(await verifyAll(right, tokens), 'OK')).toBe(5);
     await new Promise((r) => setTimeout(r, 1600));
     const later = await verifyAll(behind, tokens);
-    logFigure({ store: 'redis', failure: 'two hosts, clocks 1.5 s apart, 1.2 s window', doubleAccepts: count(later, 'OK'), burnedTokens: 0 });
+    logFigure({
+      store: 'redis',
+      failure: 'two hosts, clocks 1.5 s apart, 1.2 s window',
+      doubleAccepts: count(later, 'OK'),
+      burnedTokens: 0,
+    });
     expect(count(later, 'REPLAY_DETECTED')).toBe(5);
   });
 

@@ -21,7 +21,9 @@ describe('memoryReplayGuard', () => {
     await expect(guard.acquire('dd', 360_000, 'o')).rejects.toThrow(/full/);
     // Full is a store that cannot answer, and the verification fails closed with that code.
     const verifier = testVerifier({ replayGuard: guard, clock: () => new Date() });
-    await expect(verifier.verifyAndDecrypt(mint({ version: 'EC_v1' }).paymentData)).rejects.toMatchObject({ code: 'REPLAY_STORE_UNAVAILABLE' });
+    await expect(verifier.verifyAndDecrypt(mint({ version: 'EC_v1' }).paymentData)).rejects.toMatchObject({
+      code: 'REPLAY_STORE_UNAVAILABLE',
+    });
     t = 61_000;
     expect(await guard.acquire('dd', 360_000, 'o')).toBe(true);
     expect(await guard.acquire('aa', 360_000, 'o')).toBe(false);
@@ -61,7 +63,7 @@ describe('memoryReplayGuard', () => {
     await expect(verifier.verifyAndDecrypt(paymentData)).rejects.toMatchObject({ code: 'REPLAY_DETECTED' });
   });
 
-  test('a legacy guard (claim with an expiry date) gets the verifier\'s lifetime as a date on the wall clock', async () => {
+  test("a legacy guard (claim with an expiry date) gets the verifier's lifetime as a date on the wall clock", async () => {
     const seen: number[] = [];
     const legacy = {
       claim: (_id: string, expiresAt: Date) => {
@@ -124,7 +126,10 @@ describe('worker threads', () => {
   });
 
   test('two worker threads sharing one Redis guard accept each token exactly once', async () => {
-    const workers = [new Worker(WORKER, { workerData: threadData('redis', redis.port) }), new Worker(WORKER, { workerData: threadData('redis', redis.port) })];
+    const workers = [
+      new Worker(WORKER, { workerData: threadData('redis', redis.port) }),
+      new Worker(WORKER, { workerData: threadData('redis', redis.port) }),
+    ];
     try {
       const pending = new Map<string, (code: string) => void>();
       let n = 0;
@@ -154,7 +159,12 @@ describe('worker threads', () => {
       const tokens = mintMany(200);
       const outcomes = await mapLimit(tokens, 16, (token) => Promise.all([ask(0, token), ask(1, token)]));
       const wrong = outcomes.map(verdict).filter((v) => v !== 'OK,REPLAY_DETECTED');
-      logFigure({ store: 'redis', failure: 'two worker threads, 200 tokens raced', doubleAccepts: outcomes.filter((c) => verdict(c) === 'OK,OK').length, burnedTokens: 0 });
+      logFigure({
+        store: 'redis',
+        failure: 'two worker threads, 200 tokens raced',
+        doubleAccepts: outcomes.filter((c) => verdict(c) === 'OK,OK').length,
+        burnedTokens: 0,
+      });
       expect(wrong).toEqual([]);
     } finally {
       for (const w of workers) {

@@ -7,13 +7,31 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { postgresReplayGuard, type Verifier } from '../lib/index.js';
 import { mint, testVerifier } from './helpers.js';
 import { startPostgres, type TestPostgres } from './postgres-server.js';
-import { hexId, killRestartDrill, logFigure, mapLimit, mintMany, outcome, race, startVerifierProcess, verdict, type VerifierProcess } from './replay-support.js';
+import {
+  hexId,
+  killRestartDrill,
+  logFigure,
+  mapLimit,
+  mintMany,
+  outcome,
+  race,
+  startVerifierProcess,
+  verdict,
+  type VerifierProcess,
+} from './replay-support.js';
 
 let server: TestPostgres;
 let pool: pg.Pool;
 
 function newPool(): pg.Pool {
-  const p = new pg.Pool({ host: '127.0.0.1', port: server.port, user: 'postgres', database: 'postgres', max: 8, connectionTimeoutMillis: 1000 });
+  const p = new pg.Pool({
+    host: '127.0.0.1',
+    port: server.port,
+    user: 'postgres',
+    database: 'postgres',
+    max: 8,
+    connectionTimeoutMillis: 1000,
+  });
   // A server that goes away makes idle clients emit errors; the guard sees failures through its queries.
   p.on('error', () => undefined);
   return p;
@@ -38,7 +56,7 @@ const rowOf = async (id: string): Promise<{ owner: string; ms: number } | undefi
   ).rows[0];
 
 describe('postgresReplayGuard', () => {
-  test('acquire writes one row with the owner and the lifetime on the server\'s clock; release is compare-and-delete; an expired row is taken over', async () => {
+  test("acquire writes one row with the owner and the lifetime on the server's clock; release is compare-and-delete; an expired row is taken over", async () => {
     const guard = postgresReplayGuard(pool);
     await guard.ready();
     const id = hexId();
@@ -62,7 +80,10 @@ describe('postgresReplayGuard', () => {
       `INSERT INTO applepay_verify_replay SELECT md5(i::text) || 'x', 'o', clock_timestamp() - interval '1 hour' FROM generate_series(1, 2500) i ON CONFLICT DO NOTHING`,
     );
     const expired = async (): Promise<number> =>
-      Number((await pool.query<{ n: string }>(`SELECT count(*) AS n FROM applepay_verify_replay WHERE expires_at <= clock_timestamp()`)).rows[0]!.n);
+      Number(
+        (await pool.query<{ n: string }>(`SELECT count(*) AS n FROM applepay_verify_replay WHERE expires_at <= clock_timestamp()`)).rows[0]!
+          .n,
+      );
     expect(await expired()).toBeGreaterThanOrEqual(2500);
     const guard = postgresReplayGuard(pool, { sweepInterval: 0, sweepBatch: 1000 });
     const before = await expired();
@@ -149,13 +170,24 @@ describe('two verifier processes sharing one PostgreSQL', () => {
     const tokens = mintMany(1000);
     const outcomes = await race(a, b, tokens);
     const wrong = outcomes.map((codes, i) => ({ i, codes })).filter(({ codes }) => verdict(codes) !== 'OK,REPLAY_DETECTED');
-    logFigure({ store: 'postgres', failure: 'race of 2 processes, 1,000 tokens', doubleAccepts: outcomes.filter((c) => verdict(c) === 'OK,OK').length, burnedTokens: 0 });
+    logFigure({
+      store: 'postgres',
+      failure: 'race of 2 processes, 1,000 tokens',
+      doubleAccepts: outcomes.filter((c) => verdict(c) === 'OK,OK').length,
+      burnedTokens: 0,
+    });
     expect(wrong).toEqual([]);
   });
 
   test('PostgreSQL killed (-9) mid-run and restarted: refused while down, no double accept, no burned token', async () => {
     const result = await killRestartDrill(a, b, server);
-    logFigure({ store: 'postgres', failure: 'kill -9 and restart mid-run', maxAnswerMs: result.downMaxMs, doubleAccepts: result.doubleAccepts, burnedTokens: result.burnedTokens });
+    logFigure({
+      store: 'postgres',
+      failure: 'kill -9 and restart mid-run',
+      maxAnswerMs: result.downMaxMs,
+      doubleAccepts: result.doubleAccepts,
+      burnedTokens: result.burnedTokens,
+    });
     expect(result.unexpected).toEqual([]);
     expect(result.doubleAccepts).toBe(0);
     expect(result.burnedTokens).toBe(0);

@@ -8,7 +8,16 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { DEFAULT_REDIS_KEY_PREFIX, redisReplayGuard, type RedisReplayClient } from '../lib/index.js';
 import { mint, testVerifier } from './helpers.js';
 import { startRedis, type TestRedis } from './redis-server.js';
-import { hexId, killRestartDrill, logFigure, mintMany, race, startVerifierProcess, verdict, type VerifierProcess } from './replay-support.js';
+import {
+  hexId,
+  killRestartDrill,
+  logFigure,
+  mintMany,
+  race,
+  startVerifierProcess,
+  verdict,
+  type VerifierProcess,
+} from './replay-support.js';
 
 let server: TestRedis;
 let redis: Redis;
@@ -51,12 +60,17 @@ describe('redisReplayGuard', () => {
     await expect(guard.acquire!(id, 1000, 'owner-e')).resolves.toBe(true);
   });
 
-  test('an answer other than the script\'s fails the claim, and the verification closed', async () => {
-    const odd: RedisReplayClient = { eval: () => Promise.resolve('QUEUED'), info: () => Promise.resolve('maxmemory_policy:noeviction\r\n') };
+  test("an answer other than the script's fails the claim, and the verification closed", async () => {
+    const odd: RedisReplayClient = {
+      eval: () => Promise.resolve('QUEUED'),
+      info: () => Promise.resolve('maxmemory_policy:noeviction\r\n'),
+    };
     const guard = redisReplayGuard(odd, quiet);
     await expect(guard.acquire!(hexId(), 1000, 'o')).rejects.toThrow(/unexpected reply/);
     const verifier = testVerifier({ replayGuard: guard });
-    await expect(verifier.verifyAndDecrypt(mint({ version: 'EC_v1' }).paymentData)).rejects.toMatchObject({ code: 'REPLAY_STORE_UNAVAILABLE' });
+    await expect(verifier.verifyAndDecrypt(mint({ version: 'EC_v1' }).paymentData)).rejects.toMatchObject({
+      code: 'REPLAY_STORE_UNAVAILABLE',
+    });
   });
 
   test('refuses, at construction, a client without eval()/info(), and bad options', () => {
@@ -68,7 +82,9 @@ describe('redisReplayGuard', () => {
     expect(() => redisReplayGuard(redis, { waitReplicas: -1 })).toThrow(configError);
     expect(() => redisReplayGuard(redis, { waitReplicas: 1.5 })).toThrow(configError);
     expect(() => redisReplayGuard(redis, { allowEvictingPolicy: 'yes' as never })).toThrow(configError);
-    expect(() => redisReplayGuard({ eval: redis.eval.bind(redis), info: redis.info.bind(redis) }, { waitReplicas: 1 })).toThrow(configError);
+    expect(() => redisReplayGuard({ eval: redis.eval.bind(redis), info: redis.info.bind(redis) }, { waitReplicas: 1 })).toThrow(
+      configError,
+    );
   });
 
   test('warns once, through the hook, when the ioredis client is not fail-fast', () => {
@@ -83,7 +99,7 @@ describe('redisReplayGuard', () => {
     strict.disconnect();
   });
 
-  test('in a verifier: accepted once, replays refused, kept for replayRetention (24 h by default) counted from the verifier\'s instant', async () => {
+  test("in a verifier: accepted once, replays refused, kept for replayRetention (24 h by default) counted from the verifier's instant", async () => {
     const verifier = testVerifier({ replayGuard: redisReplayGuard(redis, quiet) });
     const { paymentData, expected } = mint({ version: 'RSA_v1' });
     await expect(verifier.verifyAndDecrypt(paymentData)).resolves.toMatchObject({ transactionId: expected.transactionId });
@@ -95,7 +111,7 @@ describe('redisReplayGuard', () => {
     expect(pttl).toBeLessThanOrEqual(86_400_000);
   });
 
-  test('verifier.release(): a charge that failed after verification gives the token back, once, to this verifier\'s own claim only', async () => {
+  test("verifier.release(): a charge that failed after verification gives the token back, once, to this verifier's own claim only", async () => {
     const verifier = testVerifier({ replayGuard: redisReplayGuard(redis, quiet) });
     const other = testVerifier({ replayGuard: redisReplayGuard(redis, quiet) });
     const { paymentData, expected } = mint({ version: 'EC_v1' });
@@ -137,7 +153,13 @@ describe('two verifier processes sharing one Redis', () => {
 
   test('Redis (AOF) killed mid-run and restarted: refused while down, no double accept, no burned token', async () => {
     const result = await killRestartDrill(a, b, server);
-    logFigure({ store: 'redis (AOF)', failure: 'kill -9 and restart mid-run', maxAnswerMs: result.downMaxMs, doubleAccepts: result.doubleAccepts, burnedTokens: result.burnedTokens });
+    logFigure({
+      store: 'redis (AOF)',
+      failure: 'kill -9 and restart mid-run',
+      maxAnswerMs: result.downMaxMs,
+      doubleAccepts: result.doubleAccepts,
+      burnedTokens: result.burnedTokens,
+    });
     expect(result.unexpected).toEqual([]);
     expect(result.doubleAccepts).toBe(0);
     expect(result.burnedTokens).toBe(0);
