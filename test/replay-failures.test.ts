@@ -346,6 +346,45 @@ describe('rows 6 and 7: pauses, slow and lost replies, a dead server: an answer 
     expect(retries.map((r) => r.code)).toEqual(Array(6).fill('OK'));
   });
 
+  test('a 1.5 s stall of the event loop (a GC pause) while the claim is out: answered, and never a burned token', async () => {
+    const client = failFast(s.port);
+    const inner = redisReplayGuard(client, quiet);
+    const stalling: ReplayGuard = {
+      acquire: (id, ttl, owner) => {
+        const pending = inner.acquire!(id, ttl, owner);
+        // The claim is on the wire; the process then freezes past the deadline, as in a long GC pause.
+        setTimeout(() => {
+          const end = Date.now() + 1500;
+          while (Date.now() < end);
+        }, 0);
+        return pending;
+      },
+      release: inner.release!,
+    };
+    const verifier = verifierOn(stalling);
+    const plain = verifierOn(inner);
+    await warm(plain);
+    const tokens = Array.from({ length: 3 }, () => mint({ version: 'EC_v1' }).paymentData);
+    const first: { code: string; ms: number }[] = [];
+    for (const token of tokens) first.push(await outcome(verifier, token));
+    const retries: string[] = [];
+    for (const [i, token] of tokens.entries()) {
+      const again = (await outcome(verifier, token)).code;
+      // Accepted the first time: a replay now. Refused the first time: the retry must pass.
+      retries.push(first[i]!.code === 'OK' ? (again === 'REPLAY_DETECTED' ? 'OK' : `DOUBLE:${again}`) : again);
+    }
+    logFigure({
+      store: 'redis',
+      failure: '1.5 s event-loop stall during the claim',
+      maxAnswerMs: slowest(first),
+      doubleAccepts: retries.filter((r) => r.startsWith('DOUBLE')).length,
+      burnedTokens: retries.filter((r) => r !== 'OK' && !r.startsWith('DOUBLE')).length,
+      note: first.map((f) => f.code).join(','),
+    });
+    expect(first.every((f) => f.code === 'OK' || f.code === 'REPLAY_STORE_UNAVAILABLE')).toBe(true);
+    expect(retries).toEqual(['OK', 'OK', 'OK']);
+  });
+
   test('a retry while the first verification is still in flight is refused as a replay, never accepted twice', async () => {
     const client = failFast(proxy.port);
     const one = verifierOn(redisReplayGuard(client, quiet));
