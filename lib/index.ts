@@ -20,7 +20,7 @@ export type { Result } from './verify.js';
 export type { TokenVersion } from './token.js';
 export { APPLE_ROOT_CA_G3, APPLE_ROOT_CA_G3_FINGERPRINT } from './apple-roots.js';
 export { memoryReplayGuard } from './replay.js';
-export type { ReplayGuard, MemoryReplayGuard, MemoryReplayGuardOptions, ReplayWarning } from './replay.js';
+export type { ReplayGuard, MemoryReplayGuard, MemoryReplayGuardOptions, ReplayWarning, StoreReplayGuard } from './replay.js';
 export {
   postgresReplayGuard,
   type PostgresPool,

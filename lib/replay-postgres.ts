@@ -5,7 +5,7 @@
 // The pool is typed by the methods used, so this module imports no PostgreSQL library; `pg` (an
 // optional peer dependency) fits as it is.
 import { ApplePayError } from './errors.js';
-import type { ReplayGuard } from './replay.js';
+import type { StoreReplayGuard } from './replay.js';
 
 export interface PostgresQueryResult {
   rowCount: number | null;
@@ -54,10 +54,7 @@ class Timeout extends Error {}
  * this transaction only, one INSERT ... ON CONFLICT that takes the id unless a live claim holds it,
  * COMMIT. Expired rows are taken over by the INSERT and deleted in bounded batches in the background.
  */
-export function postgresReplayGuard(
-  pool: PostgresPool,
-  options: PostgresReplayGuardOptions = {},
-): ReplayGuard & { ready(): Promise<void> } {
+export function postgresReplayGuard(pool: PostgresPool, options: PostgresReplayGuardOptions = {}): StoreReplayGuard {
   if (typeof pool !== 'object' || pool === null || typeof pool.connect !== 'function' || typeof pool.query !== 'function') {
     throw configError('postgresReplayGuard needs a pg Pool (connect() and query())', 'pool');
   }

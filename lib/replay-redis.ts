@@ -9,7 +9,7 @@
 // The client is typed by the methods used, so this module imports no Redis library: a service without
 // Redis never loads one, and any client with ioredis's calling convention fits.
 import { ApplePayError } from './errors.js';
-import { warnOnce, type ReplayGuard, type ReplayWarning } from './replay.js';
+import { warnOnce, type StoreReplayGuard, type ReplayWarning } from './replay.js';
 
 /**
  * The part of a Redis client the guard needs, in ioredis's calling convention (ioredis v5/v6 and its
@@ -114,10 +114,7 @@ function checkClient(client: unknown, onWarning: ReplayWarning | undefined, warn
  * evict claims; each claim runs one script (restart fence + SET NX with a random owner); a claim with
  * an unknown outcome is released by compare-and-delete.
  */
-export function redisReplayGuard(
-  client: RedisReplayClient,
-  options: RedisReplayGuardOptions = {},
-): ReplayGuard & { ready(): Promise<void> } {
+export function redisReplayGuard(client: RedisReplayClient, options: RedisReplayGuardOptions = {}): StoreReplayGuard {
   if (typeof client !== 'object' || client === null || typeof client.eval !== 'function' || typeof client.info !== 'function') {
     throw configError('redisReplayGuard needs a Redis client with eval() and info() methods (ioredis-style)', 'client');
   }

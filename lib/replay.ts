@@ -28,6 +28,14 @@ export interface ReplayGuard {
   claim?(transactionId: string, expiresAt: Date): Promise<boolean>;
 }
 
+/** A guard on a shared store (Redis, PostgreSQL): both methods, and a check to run at boot. */
+export interface StoreReplayGuard extends ReplayGuard {
+  acquire(transactionId: string, ttlMs: number, owner: string): Promise<boolean>;
+  release(transactionId: string, owner: string): Promise<boolean>;
+  /** Checks the store now (reachable, safely configured), so a misconfigured service fails at boot. */
+  ready(): Promise<void>;
+}
+
 /** memoryReplayGuard's guard: the three methods, all present. */
 export interface MemoryReplayGuard extends ReplayGuard {
   acquire(transactionId: string, ttlMs: number, owner: string): Promise<boolean>;

@@ -351,7 +351,7 @@ describe('rows 6 and 7: pauses, slow and lost replies, a dead server: an answer 
     const inner = redisReplayGuard(client, quiet);
     const stalling: ReplayGuard = {
       acquire: (id, ttl, owner) => {
-        const pending = inner.acquire!(id, ttl, owner);
+        const pending = inner.acquire(id, ttl, owner);
         // The claim is on the wire; the process then freezes past the deadline, as in a long GC pause.
         setTimeout(() => {
           const end = Date.now() + 1500;
@@ -359,7 +359,7 @@ describe('rows 6 and 7: pauses, slow and lost replies, a dead server: an answer 
         }, 0);
         return pending;
       },
-      release: inner.release!,
+      release: inner.release,
     };
     const verifier = verifierOn(stalling);
     const plain = verifierOn(inner);

@@ -60,18 +60,18 @@ describe('postgresReplayGuard', () => {
     const guard = postgresReplayGuard(pool);
     await guard.ready();
     const id = hexId();
-    await expect(guard.acquire!(id.toUpperCase(), 359_000, 'owner-a')).resolves.toBe(true);
-    await expect(guard.acquire!(id, 359_000, 'owner-b')).resolves.toBe(false);
+    await expect(guard.acquire(id.toUpperCase(), 359_000, 'owner-a')).resolves.toBe(true);
+    await expect(guard.acquire(id, 359_000, 'owner-b')).resolves.toBe(false);
     const row = await rowOf(id);
     expect(row?.owner).toBe('owner-a');
     expect(row?.ms).toBeGreaterThan(350_000);
     expect(row?.ms).toBeLessThanOrEqual(359_000);
-    await expect(guard.release!(id, 'owner-b')).resolves.toBe(false);
-    await expect(guard.release!(id, 'owner-a')).resolves.toBe(true);
+    await expect(guard.release(id, 'owner-b')).resolves.toBe(false);
+    await expect(guard.release(id, 'owner-a')).resolves.toBe(true);
     expect(await rowOf(id)).toBeUndefined();
-    await expect(guard.acquire!(id, 1, 'owner-c')).resolves.toBe(true);
+    await expect(guard.acquire(id, 1, 'owner-c')).resolves.toBe(true);
     await new Promise((r) => setTimeout(r, 10));
-    await expect(guard.acquire!(id, 60_000, 'owner-d')).resolves.toBe(true);
+    await expect(guard.acquire(id, 60_000, 'owner-d')).resolves.toBe(true);
     expect((await rowOf(id))?.owner).toBe('owner-d');
   });
 
@@ -87,7 +87,7 @@ describe('postgresReplayGuard', () => {
     expect(await expired()).toBeGreaterThanOrEqual(2500);
     const guard = postgresReplayGuard(pool, { sweepInterval: 0, sweepBatch: 1000 });
     const before = await expired();
-    await guard.acquire!(hexId(), 60_000, 'o');
+    await guard.acquire(hexId(), 60_000, 'o');
     let after = before;
     for (let i = 0; i < 100 && after === before; i++) {
       await new Promise((r) => setTimeout(r, 10));
@@ -95,7 +95,7 @@ describe('postgresReplayGuard', () => {
     }
     expect(before - after).toBeGreaterThan(0);
     expect(before - after).toBeLessThanOrEqual(1000);
-    for (let i = 0; i < 10; i++) await guard.acquire!(hexId(), 60_000, 'o');
+    for (let i = 0; i < 10; i++) await guard.acquire(hexId(), 60_000, 'o');
     for (let i = 0; i < 100 && (await expired()) > 0; i++) await new Promise((r) => setTimeout(r, 10));
     expect(await expired()).toBe(0);
   });

@@ -41,23 +41,23 @@ describe('redisReplayGuard', () => {
   test('acquire records the owner for the lifetime given, once, whatever the case of the id; release is compare-and-delete', async () => {
     const guard = redisReplayGuard(redis, quiet);
     const id = hexId();
-    await expect(guard.acquire!(id, 359_000, 'owner-a')).resolves.toBe(true);
-    await expect(guard.acquire!(id, 359_000, 'owner-b')).resolves.toBe(false);
-    await expect(guard.acquire!(id.toUpperCase(), 359_000, 'owner-c')).resolves.toBe(false);
+    await expect(guard.acquire(id, 359_000, 'owner-a')).resolves.toBe(true);
+    await expect(guard.acquire(id, 359_000, 'owner-b')).resolves.toBe(false);
+    await expect(guard.acquire(id.toUpperCase(), 359_000, 'owner-c')).resolves.toBe(false);
     const key = `${DEFAULT_REDIS_KEY_PREFIX}${id}`;
     expect(await redis.get(key)).toBe('owner-a');
     const pttl = await redis.pttl(key);
     expect(pttl).toBeGreaterThan(350_000);
     expect(pttl).toBeLessThanOrEqual(359_000);
     // Only the owner's release deletes it.
-    await expect(guard.release!(id, 'owner-b')).resolves.toBe(false);
+    await expect(guard.release(id, 'owner-b')).resolves.toBe(false);
     expect(await redis.exists(key)).toBe(1);
-    await expect(guard.release!(id.toUpperCase(), 'owner-a')).resolves.toBe(true);
+    await expect(guard.release(id.toUpperCase(), 'owner-a')).resolves.toBe(true);
     expect(await redis.exists(key)).toBe(0);
-    await expect(guard.acquire!(id, 1, 'owner-d')).resolves.toBe(true);
+    await expect(guard.acquire(id, 1, 'owner-d')).resolves.toBe(true);
     // A 1 ms claim does go away, after which the id can be claimed again.
     for (let i = 0; i < 200 && (await redis.exists(key)) === 1; i++) await new Promise((r) => setTimeout(r, 5));
-    await expect(guard.acquire!(id, 1000, 'owner-e')).resolves.toBe(true);
+    await expect(guard.acquire(id, 1000, 'owner-e')).resolves.toBe(true);
   });
 
   test("an answer other than the script's fails the claim, and the verification closed", async () => {
@@ -66,7 +66,7 @@ describe('redisReplayGuard', () => {
       info: () => Promise.resolve('maxmemory_policy:noeviction\r\n'),
     };
     const guard = redisReplayGuard(odd, quiet);
-    await expect(guard.acquire!(hexId(), 1000, 'o')).rejects.toThrow(/unexpected reply/);
+    await expect(guard.acquire(hexId(), 1000, 'o')).rejects.toThrow(/unexpected reply/);
     const verifier = testVerifier({ replayGuard: guard });
     await expect(verifier.verifyAndDecrypt(mint({ version: 'EC_v1' }).paymentData)).rejects.toMatchObject({
       code: 'REPLAY_STORE_UNAVAILABLE',
