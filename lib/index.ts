@@ -8,6 +8,7 @@ import { indexMerchants, loadMerchant, type Merchant, type MerchantOptions } fro
 import { DEFAULT_TOKEN_LIMITS, TOKEN_VERSIONS, type TokenVersion } from './token.js';
 import { startTimer, type StepTimer } from './observe.js';
 import type { ReplayGuard } from './replay.js';
+import { ReplayClaims } from './replay-claims.js';
 import { verifyToken, verifyTokenSync, type Policy, type Result } from './verify.js';
 import { describeMerchantKeys, type MerchantKeyInfo } from './merchant-keys.js';
 
@@ -20,8 +21,15 @@ export type { Result } from './verify.js';
 export type { TokenVersion } from './token.js';
 export { APPLE_ROOT_CA_G3, APPLE_ROOT_CA_G3_FINGERPRINT } from './apple-roots.js';
 export { memoryReplayGuard } from './replay.js';
-export type { ReplayGuard, MemoryReplayGuardOptions } from './replay.js';
-export { redisReplayGuard, DEFAULT_REDIS_KEY_PREFIX, type RedisReplayGuardOptions, type RedisSetNxClient } from './replay-redis.js';
+export type { ReplayGuard, MemoryReplayGuard, MemoryReplayGuardOptions, ReplayWarning, StoreReplayGuard } from './replay.js';
+export {
+  postgresReplayGuard,
+  type PostgresPool,
+  type PostgresPoolClient,
+  type PostgresQueryResult,
+  type PostgresReplayGuardOptions,
+} from './replay-postgres.js';
+export { redisReplayGuard, DEFAULT_REDIS_KEY_PREFIX, type RedisReplayGuardOptions, type RedisReplayClient, type RedisSetNxClient } from './replay-redis.js';
 export { VERIFY_CHANNEL_NAME } from './observe.js';
 export type { VerifyEvent, Step } from './observe.js';
 export type { Environment } from './environment.js';
@@ -70,6 +78,14 @@ export interface VerifierOptions {
    * MERCHANT_KEY_NOT_FOUND or a decryption failure. Judged by the signing leaf's name, under any root.
    */
   acceptSandbox?: boolean;
+  /**
+   * Seconds a claim is kept at least. Default 86400 (24 h), far beyond the freshness window, so that
+   * a fleet host whose clock is wrong by less than this cannot accept a token again. At least
+   * maxSignatureAge + 2 x maxClockSkew, at most 31 days.
+   */
+  replayRetention?: number;
+  /** Seconds a claim may wait for the replay store before failing closed (REPLAY_STORE_UNAVAILABLE). Default 1. */
+  replayTimeout?: number;
 }
 
 export interface VerifyOptions {
@@ -90,6 +106,13 @@ export interface Verifier {
    * renewal, the old key can be retired once its lastUsed stops moving.
    */
   merchantKeys(): MerchantKeyInfo[];
+  /**
+   * Gives back the replay claim this verifier made for an accepted token, for a caller whose charge
+   * failed afterwards, so that the customer's retry is accepted. Compare-and-delete: only this
+   * verifier's own claim is removed. Resolves true when released, false when it holds no claim of
+   * that id (never accepted here, already released, or older than replayRetention / 15 minutes).
+   */
+  release(transactionId: string): Promise<boolean>;
 }
 
 const KNOWN_OPTIONS = new Set([
@@ -104,6 +127,8 @@ const KNOWN_OPTIONS = new Set([
   'intermediates',
   'replayGuard',
   'acceptSandbox',
+  'replayRetention',
+  'replayTimeout',
 ]);
 const KNOWN_MERCHANT_OPTIONS = new Set(['certificate', 'privateKey', 'passphrase', 'merchantIdentifier']);
 
@@ -201,6 +226,7 @@ class ApplePayVerifier implements Verifier {
   readonly #clock: () => Date;
   /** merchantIdentifier options by configuration index, for merchantKeys() when no certificate names it. */
   readonly #identifiers: ReadonlyMap<number, string>;
+  readonly #replayClaims: ReplayClaims | null;
 
   constructor(options: VerifierOptions) {
     if (typeof options !== 'object' || options === null) throw configError('options must be an object', 'options');
@@ -224,12 +250,30 @@ class ApplePayVerifier implements Verifier {
     const chains = new ChainValidator(root, chainCacheSize);
     prevalidateIntermediates(chains, options.intermediates, options.rootCertificate === undefined);
     const replayGuard = options.replayGuard ?? null;
-    if (replayGuard !== null && (typeof replayGuard !== 'object' || typeof replayGuard.claim !== 'function')) {
-      throw configError('replayGuard must have a claim(transactionId, expiresAt) method', 'replayGuard');
+    if (
+      replayGuard !== null &&
+      (typeof replayGuard !== 'object' ||
+        (typeof replayGuard.acquire !== 'function' && typeof replayGuard.claim !== 'function') ||
+        (replayGuard.release !== undefined && typeof replayGuard.release !== 'function'))
+    ) {
+      throw configError('replayGuard must have an acquire(transactionId, ttlMs, owner) method (or the older claim)', 'replayGuard');
     }
     if (options.acceptSandbox !== undefined && typeof options.acceptSandbox !== 'boolean') {
       throw configError('acceptSandbox must be true or false', 'acceptSandbox');
     }
+    const replayRetention = seconds(options.replayRetention, 86_400, 'replayRetention');
+    if (replayRetention < maxSignatureAge + 2 * maxClockSkew || replayRetention < 1000) {
+      throw configError('replayRetention must be at least maxSignatureAge + 2 x maxClockSkew (and 1 second)', 'replayRetention');
+    }
+    const replayTimeout = options.replayTimeout ?? 1;
+    if (typeof replayTimeout !== 'number' || !Number.isFinite(replayTimeout) || replayTimeout < 0.001 || replayTimeout > 60) {
+      throw configError('replayTimeout must be a number of seconds from 0.001 to 60', 'replayTimeout');
+    }
+    const replayClaims =
+      replayGuard === null
+        ? null
+        : new ReplayClaims(replayGuard, { timeoutMs: replayTimeout * 1000, releaseWindowMs: Math.min(replayRetention, 15 * 60_000) });
+    this.#replayClaims = replayClaims;
     this.#clock = clock;
     this.#identifiers = new Map(
       [options.merchants].flat().flatMap((m, i) => (typeof m?.merchantIdentifier === 'string' ? [[i, m.merchantIdentifier] as const] : [])),
@@ -239,6 +283,8 @@ class ApplePayVerifier implements Verifier {
       lastUsed: new Map(),
       chains,
       replayGuard,
+      replayClaims,
+      replayRetention,
       merchants,
       versions: new Set(versions),
       limits: { ...DEFAULT_TOKEN_LIMITS, maxTokenBytes },
@@ -285,6 +331,14 @@ class ApplePayVerifier implements Verifier {
 
   merchantKeys(): MerchantKeyInfo[] {
     return describeMerchantKeys(this.#policy.merchants, this.#policy.lastUsed!, this.#identifiers);
+  }
+
+  release(transactionId: string): Promise<boolean> {
+    if (typeof transactionId !== 'string' || !/^[0-9a-fA-F]{1,128}$/.test(transactionId)) {
+      return Promise.reject(configError('release needs the transactionId of an accepted token (hex)', 'transactionId'));
+    }
+    if (this.#replayClaims === null) return Promise.resolve(false);
+    return this.#replayClaims.release(transactionId);
   }
 }
 

@@ -10,6 +10,7 @@ import type { Merchant } from './merchant.js';
 import type { StepTimer } from './observe.js';
 import { parsePayment, type Payment } from './payment.js';
 import type { ReplayGuard } from './replay.js';
+import type { ReplayClaims } from './replay-claims.js';
 import { checkSigner, freshnessProblem, verifySignerAsync, verifySignerSync, type FreshnessPolicy } from './signature.js';
 import { parseToken, signedContent, type ParsedToken, type TokenLimits, type TokenVersion } from './token.js';
 
@@ -23,6 +24,9 @@ export interface Policy extends FreshnessPolicy {
   readonly refuseSandbox?: boolean;
   /** When each configured key last decrypted a token: this verifier's own record, for merchantKeys(). */
   readonly lastUsed?: Map<Merchant, Date>;
+  readonly replayClaims: ReplayClaims | null;
+  /** The shortest time a claim is kept, in ms (replayRetention). */
+  readonly replayRetention: number;
 }
 
 export interface Result {
@@ -163,29 +167,15 @@ export async function verifyToken(policy: Policy, input: unknown, now: Date, tim
     plaintext = await decryptAsync(next, token, checked);
   }
   const result = finish(policy, checked, next, plaintext, timer, now);
-  if (policy.replayGuard !== null) {
-    // Last, so that a forged or broken token can never use up a genuine transactionId. The entry must
-    // outlive the token's acceptance window: signing time + maximum age (+ skew, for clocks behind).
-    const expiresAt = new Date(signer.signingTime.getTime() + policy.maxSignatureAge + policy.maxClockSkew);
-    await claimTransaction(policy.replayGuard, token.transactionId, expiresAt);
+  if (policy.replayClaims !== null) {
+    // Last, so that a forged or broken token can never use up a genuine transactionId. The claim's
+    // lifetime is a duration from the same instant the freshness was judged by (`now`), so an injected
+    // clock or a per-call `now` cannot open a second window; the store counts it on its own clock. It
+    // lasts at least replayRetention, far beyond the window, so a fleet host whose clock is off by less
+    // than that cannot see a token as fresh after its claim is gone.
+    const windowLeft = signer.signingTime.getTime() + policy.maxSignatureAge + policy.maxClockSkew - now.getTime();
+    await policy.replayClaims.claim(token.transactionId, Math.max(policy.replayRetention, Math.ceil(windowLeft)));
     timer?.step('replay');
   }
   return result;
-}
-
-async function claimTransaction(guard: ReplayGuard, transactionId: string, expiresAt: Date): Promise<void> {
-  let first: unknown;
-  try {
-    first = await guard.claim(transactionId, expiresAt);
-  } catch {
-    throw new ApplePayError('REPLAY_STORE_UNAVAILABLE', 'the replay store could not be reached; the token was not accepted');
-  }
-  if (first !== true) {
-    if (first === false)
-      throw new ApplePayError('REPLAY_DETECTED', 'this transactionId has already been accepted', { field: 'header.transactionId' });
-    throw new ApplePayError(
-      'REPLAY_STORE_UNAVAILABLE',
-      'the replay store gave an answer that is not a boolean; the token was not accepted',
-    );
-  }
 }

@@ -1,6 +1,7 @@
-// A throwaway redis-server for tests: loopback only, a free port, a temporary directory, no persistence.
-// A missing binary is an error, never a skip: the replay tests are the only proof that the guard holds
-// across processes, and CI installs the Debian package (see .ci/run).
+// A throwaway redis-server for tests: loopback only, a free port, a temporary directory, no persistence
+// unless asked for (AOF with fsync at every write). A missing binary is an error, never a skip: the
+// replay tests are the only proof that the guard holds across processes; test/setup-servers.ts installs
+// the Debian package as root, and .ci/run does too.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -38,8 +39,21 @@ export function freePort(): Promise<number> {
   });
 }
 
+export interface RedisServerOptions {
+  /** appendonly yes + appendfsync always: a restart keeps every acknowledged write. */
+  aof?: boolean;
+  maxmemoryPolicy?: string;
+  /** e.g. '2mb' */
+  maxmemory?: string;
+  /** Start as a replica of this port. */
+  replicaOf?: number;
+}
+
 export interface TestRedis {
   readonly port: number;
+  /** SIGSTOP / SIGCONT: a server that holds connections open and answers nothing. */
+  pause(): void;
+  resume(): void;
   /** SIGKILL, as a crash: no shutdown, no goodbye to clients. Resolves once the process is gone. */
   kill(): Promise<void>;
   /** A fresh, empty server on the same port. */
@@ -53,10 +67,15 @@ function exited(child: ChildProcess): Promise<void> {
   return new Promise((resolve) => child.once('exit', () => resolve()));
 }
 
-function launch(bin: string, port: number, dir: string): Promise<ChildProcess> {
+function launch(bin: string, port: number, dir: string, options: RedisServerOptions = {}): Promise<ChildProcess> {
+  const extra: string[] = [];
+  if (options.aof) extra.push('--appendonly', 'yes', '--appendfsync', 'always');
+  if (options.maxmemoryPolicy !== undefined) extra.push('--maxmemory-policy', options.maxmemoryPolicy);
+  if (options.maxmemory !== undefined) extra.push('--maxmemory', options.maxmemory);
+  if (options.replicaOf !== undefined) extra.push('--replicaof', '127.0.0.1', String(options.replicaOf));
   const child = spawn(
     bin,
-    // No RDB, no AOF: the test's data must not outlive the server, and a restart must start empty.
+    // No RDB, and AOF only when asked: by default a restart must start empty.
     [
       '--port',
       String(port),
@@ -66,8 +85,8 @@ function launch(bin: string, port: number, dir: string): Promise<ChildProcess> {
       dir,
       '--save',
       '',
-      '--appendonly',
-      'no',
+      ...(options.aof ? [] : ['--appendonly', 'no']),
+      ...extra,
       '--daemonize',
       'no',
       '--loglevel',
@@ -95,7 +114,7 @@ function launch(bin: string, port: number, dir: string): Promise<ChildProcess> {
   });
 }
 
-export async function startRedis(): Promise<TestRedis> {
+export async function startRedis(options: RedisServerOptions = {}): Promise<TestRedis> {
   const bin = findRedisServer();
   const dir = mkdtempSync(join(tmpdir(), 'applepay-verify-redis-'));
   let child: ChildProcess | null = null;
@@ -104,7 +123,7 @@ export async function startRedis(): Promise<TestRedis> {
   for (let attempt = 1; child === null; attempt++) {
     port = await freePort();
     try {
-      child = await launch(bin, port, dir);
+      child = await launch(bin, port, dir, options);
     } catch (err) {
       if (attempt >= 5) {
         rmSync(dir, { recursive: true, force: true });
@@ -114,12 +133,19 @@ export async function startRedis(): Promise<TestRedis> {
   }
   // If the test process dies without running its hooks, the server must not outlive it.
   const reap = (): void => {
+    child?.kill('SIGCONT');
     child?.kill('SIGKILL');
   };
   process.once('exit', reap);
 
   return {
     port,
+    pause() {
+      child?.kill('SIGSTOP');
+    },
+    resume() {
+      child?.kill('SIGCONT');
+    },
     async kill() {
       if (child === null) return;
       const dying = child;
@@ -129,15 +155,18 @@ export async function startRedis(): Promise<TestRedis> {
     async restart() {
       if (child !== null) {
         const old = child;
+        old.kill('SIGCONT');
         old.kill('SIGKILL');
         await exited(old);
       }
-      child = await launch(bin, port, dir);
+      // A replica restarts as a replica; whatever else was configured stays.
+      child = await launch(bin, port, dir, options);
     },
     async stop() {
       process.off('exit', reap);
       if (child !== null) {
         const last = child;
+        last.kill('SIGCONT');
         last.kill('SIGTERM');
         const timer = setTimeout(() => last.kill('SIGKILL'), 2000);
         await exited(last);

@@ -98,6 +98,17 @@ export interface PaymentServerOptions {
   maxBodyBytes?: number;
   /** One entry per request. Default: a JSON line on stdout. */
   log?: (entry: LogEntry) => void;
+  /** Milliseconds a client has to send its request headers (answered 408 after). Default 10,000. */
+  headersTimeoutMs?: number;
+  /** Milliseconds a client has to send its whole request. Default 30,000. */
+  requestTimeoutMs?: number;
+  /** Connections held at once; more are closed as they arrive. Default 1024. */
+  maxConnections?: number;
+  /**
+   * After refusing an oversized body, how long the rest is read and thrown away so that the client,
+   * still sending, reads the 400 instead of a reset. Default 2000 ms.
+   */
+  discardMs?: number;
 }
 
 export const DEFAULT_MAX_BODY_BYTES = 64 * 1024;
@@ -107,6 +118,8 @@ const jsonLine = (entry: LogEntry): void => {
 };
 
 class BodyTooLarge extends Error {}
+/** The client went away (or was timed out) before its body was complete: no verdict, no answer. */
+class ClientAborted extends Error {}
 
 function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   const declared = Number(req.headers['content-length']);
@@ -119,7 +132,6 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
       if (size > limit) {
         // Stop buffering at once: a chunked body has no declared length to refuse up front.
         req.off('data', onData);
-        req.pause();
         reject(new BodyTooLarge());
         return;
       }
@@ -127,8 +139,42 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
     };
     req.on('data', onData);
     req.once('end', () => resolve(Buffer.concat(chunks, size)));
-    req.once('error', reject);
+    req.once('error', () => reject(new ClientAborted()));
+    req.once('close', () => {
+      if (!req.complete) reject(new ClientAborted());
+    });
   });
+}
+
+/**
+ * Answers now, then reads and throws away what the client is still sending, for a bounded time, before
+ * closing (the connection cap bounds how many do this at once). Closing at once would reset a connection with unread data, and a client still
+ * sending would see the reset instead of the answer.
+ */
+function sendAndDiscard(req: IncomingMessage, res: ServerResponse, status: number, body: unknown, discardMs: number): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+    'cache-control': 'no-store',
+    connection: 'close',
+  });
+  // The whole answer goes out now (its length is declared); end() comes once the client stops sending.
+  res.write(text);
+  const finish = (): void => {
+    clearTimeout(timer);
+    req.off('data', discard);
+    if (!res.writableEnded) res.end();
+  };
+  const discard = (): void => undefined;
+  const timer = setTimeout(() => {
+    finish();
+    req.socket.destroy();
+  }, discardMs);
+  req.on('data', discard);
+  req.once('end', finish);
+  req.once('close', finish);
+  req.resume();
 }
 
 function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
@@ -155,6 +201,9 @@ export function createPaymentServer(options: PaymentServerOptions): Server {
   const { verifier } = options;
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const log = options.log ?? jsonLine;
+  const headersTimeout = options.headersTimeoutMs ?? 10_000;
+  const requestTimeout = options.requestTimeoutMs ?? 30_000;
+  const discardMs = options.discardMs ?? 2000;
 
   async function handle(req: IncomingMessage, res: ServerResponse, path: string): Promise<LogEntry> {
     if (path !== '/payments') {
@@ -167,12 +216,18 @@ export function createPaymentServer(options: PaymentServerOptions): Server {
     }
 
     let body: Buffer;
+    const started = performance.now();
     try {
       body = await readBody(req, maxBodyBytes);
     } catch (err) {
+      if (err instanceof ClientAborted) {
+        // Nobody to answer. Its own outcome in the log: a client problem, not a server fault.
+        const timedOut = performance.now() - started >= requestTimeout - 50;
+        return { status: 0, code: timedOut ? 'REQUEST_TIMEOUT' : 'CLIENT_ABORTED' };
+      }
       if (!(err instanceof BodyTooLarge)) throw err;
-      // The rest of the body is not read, so this connection cannot carry another request.
-      send(res, 400, { code: 'TOKEN_TOO_LARGE', message: `request body exceeds ${maxBodyBytes} bytes` }, { connection: 'close' });
+      // The rest of the body is not kept, so this connection cannot carry another request.
+      sendAndDiscard(req, res, 400, { code: 'TOKEN_TOO_LARGE', message: `request body exceeds ${maxBodyBytes} bytes` }, discardMs);
       return { status: 400, code: 'TOKEN_TOO_LARGE', limit: maxBodyBytes };
     }
 
@@ -206,19 +261,37 @@ export function createPaymentServer(options: PaymentServerOptions): Server {
     };
   }
 
-  return createServer((req, res) => {
-    const start = performance.now();
-    // The path alone: a query string is the client's to fill and has no place in our logs.
-    const path = pathOf(req.url);
-    handle(req, res, path)
-      .catch((): LogEntry => {
-        // Whatever it was, its text may quote the request: log and answer only the code.
-        if (!res.headersSent) send(res, 500, { code: 'INTERNAL', message: 'internal error' });
-        return { status: 500, code: 'INTERNAL' };
-      })
-      .then((entry) => {
-        log({ time: new Date().toISOString(), method: req.method, path, ...entry, ms: Math.round((performance.now() - start) * 10) / 10 });
-      })
-      .catch(() => undefined);
-  });
+  const server = createServer(
+    {
+      // Slow clients hold connections: bound how long headers and the whole request may take, and check
+      // often enough that the bounds hold (Node checks every 30 s by default).
+      headersTimeout,
+      requestTimeout,
+      connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(headersTimeout / 4))),
+    },
+    (req, res) => {
+      const start = performance.now();
+      // The path alone: a query string is the client's to fill and has no place in our logs.
+      const path = pathOf(req.url);
+      handle(req, res, path)
+        .catch((): LogEntry => {
+          // Whatever it was, its text may quote the request: log and answer only the code.
+          if (!res.headersSent) send(res, 500, { code: 'INTERNAL', message: 'internal error' });
+          return { status: 500, code: 'INTERNAL' };
+        })
+        .then((entry) => {
+          log({
+            time: new Date().toISOString(),
+            method: req.method,
+            path,
+            ...entry,
+            ms: Math.round((performance.now() - start) * 10) / 10,
+          });
+        })
+        .catch(() => undefined);
+    },
+  );
+  server.maxConnections = options.maxConnections ?? 1024;
+  server.keepAliveTimeout = 5000;
+  return server;
 }

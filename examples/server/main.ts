@@ -90,7 +90,13 @@ async function replayStore(): Promise<Store> {
     redis.disconnect();
     throw new Error(`cannot reach the Redis of REDIS_URL: ${lastError || (err instanceof Error ? err.message : String(err))}`);
   });
-  return { guard: redisReplayGuard(redis), kind: 'redis', close: async () => void (await redis.quit().catch(() => redis.disconnect())) };
+  const guard = redisReplayGuard(redis);
+  // Refuse to start on a Redis that would evict claims (maxmemory-policy), like an unreachable one.
+  await guard.ready().catch((err: unknown) => {
+    redis.disconnect();
+    throw err;
+  });
+  return { guard, kind: 'redis', close: async () => void (await redis.quit().catch(() => redis.disconnect())) };
 }
 
 async function main(): Promise<void> {
