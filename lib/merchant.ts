@@ -1,4 +1,4 @@
-// Spec section 3: the merchant's payment-processing keys, imported once at configuration time, and the
+// docs/token-format.md#merchant-key: the merchant's payment-processing keys, imported once at configuration time, and the
 // choice of key per token by publicKeyHash.
 import { createHash } from 'node:crypto';
 import { ApplePayError } from './errors.js';

@@ -1,4 +1,4 @@
-// Known answers for the addon alone (no signature or chain checks): the spec's KDF vector and the
+// Known answers for the addon alone (no signature or chain checks): the KDF vector of docs/token-format.md#key-derivation and the
 // decryption of every real token in test-vectors/real/ to its expected.json, synchronously and
 // asynchronously, plus the primitives composed by hand to the same result.
 import { createHash, createPrivateKey, createPublicKey, diffieHellman } from 'node:crypto';
@@ -10,7 +10,7 @@ import { native, type MerchantKeyHandle } from '../lib/native.js';
 
 const REAL_DIR = fileURLToPath(new URL('../test-vectors/real/', import.meta.url));
 
-// spec section 4, from the gala token
+// docs/token-format.md#key-derivation, from the gala token
 const KAT_Z = Buffer.from('yCUzDuNYTnUnANZEdxC7+DvPmqNslB2YWYn68SBsJHU=', 'base64');
 const KAT_PARTY_V = Buffer.from('358DA5890B9555C0A9EFB84B5CD6FF04BFDCD5AABF5DC14B9872D8DF51EAF439', 'hex');
 const KAT_K = Buffer.from('3GTXJ4RuP/IhS23hsdOw2J2ecAZmC0RasbPIFdC3nQM=', 'base64');
@@ -99,7 +99,7 @@ function decryptAsync(set: RealSet, key: MerchantKeyHandle): Promise<Buffer> {
 
 const sets = loadSets();
 
-describe('KDF known answer (spec section 4)', () => {
+describe('KDF known answer (docs/token-format.md#key-derivation)', () => {
   it('derives K from the gala Z and PartyV', () => {
     const k = native.kdf(KAT_Z, KAT_PARTY_V);
     expect(k.length).toBe(32);
@@ -168,7 +168,7 @@ describe('real tokens decrypt with the addon alone', () => {
     });
   }
 
-  // The spec attributes its KDF triple to the gala token, but gala's own ECDH gives another Z: the
+  // The KDF triple of docs/token-format.md#key-derivation is commonly attributed to the gala token, but gala's own ECDH gives another Z: the
   // triple is internally consistent (tested above) and gala's published values are the ones below
   // (spreedly/gala test/payment_token_test.rb: shared secret "a2pPfemSdA560Fnz...", symmetric key
   // "HOSago9Z1Dhh..."). node:crypto recomputes the same Z independently.

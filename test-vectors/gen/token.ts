@@ -1,7 +1,7 @@
 /**
  * Mint Apple Pay payment tokens signed by the test PKI.
  *
- * The output has Apple's byte layout (see /work/shared/spec/apple-pay-token.md and
+ * The output has Apple's byte layout (see docs/token-format.md#signed-data and
  * the real tokens in test-vectors/real/): detached CMS SignedData with indefinite
  * BER lengths on the outer layers, [leaf, intermediate] certificates, signed
  * attributes {contentType, signingTime, CMSAlgorithmProtection, messageDigest}.
