@@ -12,6 +12,7 @@ export default defineConfig({
       provider: 'v8',
       include: ['lib/**/*.ts'],
       reporter: ['text-summary', 'text', 'json-summary'],
+      reportOnFailure: true,
       reportsDirectory: 'coverage',
       // Just below the figures measured when coverage was introduced: a drop fails the run, and the
       // thresholds go up as tests are added.
