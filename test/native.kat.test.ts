@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { native, type MerchantKeyHandle } from '../lib/native.js';
+import { extensionValue, tlvAt } from './support/ber.js';
 
 const REAL_DIR = fileURLToPath(new URL('../test-vectors/real/', import.meta.url));
 
@@ -48,33 +49,16 @@ function loadSets(): RealSet[] {
     });
 }
 
-// Minimal DER walk, test-only: finds extension 1.2.840.113635.100.6.32 in the merchant certificate
+// With the tests' BER oracle: finds extension 1.2.840.113635.100.6.32 in the merchant certificate
 // and returns its value, an OCTET STRING wrapping a UTF8String of 64 hex characters.
 function merchantIdHash(certPem: string): Buffer {
   const b64 = certPem.replace(/-----[^-]+-----/g, '').replace(/\s+/g, '');
   const der = Buffer.from(b64, 'base64');
-  const oid = Buffer.from('06092a864886f763640620', 'hex');
-  let at = der.indexOf(oid);
-  expect(at).toBeGreaterThan(0);
-  at += oid.length;
-  const readTlv = (pos: number): { tag: number; start: number; end: number } => {
-    const tag = der[pos]!;
-    let len = der[pos + 1]!;
-    let start = pos + 2;
-    if (len & 0x80) {
-      const n = len & 0x7f;
-      len = 0;
-      for (let i = 0; i < n; i++) len = len * 256 + der[start + i]!;
-      start += n;
-    }
-    return { tag, start, end: start + len };
-  };
-  let tlv = readTlv(at);
-  if (tlv.tag === 0x01) tlv = readTlv(tlv.end); // critical flag
-  expect(tlv.tag).toBe(0x04);
-  const inner = readTlv(tlv.start);
+  const value = extensionValue(der, Buffer.from('06092a864886f763640620', 'hex'));
+  expect(value).toBeDefined();
+  const inner = tlvAt(der, value!.contentStart);
   expect(inner.tag).toBe(0x0c);
-  const hex = der.subarray(inner.start, inner.end).toString('latin1');
+  const hex = der.subarray(inner.contentStart, inner.contentEnd).toString('latin1');
   expect(hex).toMatch(/^[0-9A-Fa-f]{64}$/);
   return Buffer.from(hex, 'hex');
 }
