@@ -3,10 +3,10 @@
 // verified alone, and lastError() in each verification's context must show that verification's
 // own failure (or null), never a neighbour's.
 import { Worker } from 'node:worker_threads';
-import { beforeAll, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { lastError, type ErrorCode } from '../lib/index.js';
 import { mint, pki, testVerifier } from './helpers.js';
-import { ensureDist, verdictSync, type Verdict } from './fixtures/hardening-util.js';
+import { verdictSync, type Verdict } from './fixtures/hardening-util.js';
 
 const WORKERS = 8;
 const PER_WORKER = 1_000;
@@ -93,8 +93,6 @@ function mismatches(results: WorkerResult[]): string[] {
 }
 
 describe('concurrency and isolation', () => {
-  beforeAll(ensureDist, 120_000);
-
   test('the corpus holds successes and failures from every stage', () => {
     const kinds = new Set(sequential.map((v) => codeOf(v) ?? 'OK'));
     expect([...kinds].sort()).toEqual(
