@@ -47,7 +47,7 @@ export function tlvAt(buf: Uint8Array, pos: number): Tlv {
 /** The elements inside a constructed one. */
 export function childrenOf(buf: Uint8Array, parent: Tlv): Tlv[] {
   const out: Tlv[] = [];
-  for (let p = parent.contentStart; p < parent.contentEnd; ) {
+  for (let p = parent.contentStart; p < parent.contentEnd;) {
     const child = tlvAt(buf, p);
     out.push(child);
     p = child.end;
