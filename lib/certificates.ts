@@ -13,10 +13,6 @@ export const OID = {
   /** Merchant identifier hash in the merchant's payment-processing certificate. */
   merchantIdentifier: '1.2.840.113635.100.6.32',
   basicConstraints: '2.5.29.19',
-  ecPublicKey: '1.2.840.10045.2.1',
-  rsaEncryption: '1.2.840.113549.1.1.1',
-  p256: '1.2.840.10045.3.1.7',
-  p384: '1.3.132.0.34',
   ecdsaWithSha256: '1.2.840.10045.4.3.2',
   ecdsaWithSha384: '1.2.840.10045.4.3.3',
   sha256WithRsa: '1.2.840.113549.1.1.11',

@@ -25,9 +25,7 @@ export interface Tlv {
 
 export const TAG = {
   INTEGER: 0x02,
-  BIT_STRING: 0x03,
   OCTET_STRING: 0x04,
-  NULL: 0x05,
   OID: 0x06,
   UTF8_STRING: 0x0c,
   UTC_TIME: 0x17,

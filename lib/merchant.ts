@@ -26,7 +26,6 @@ export interface Merchant {
   readonly publicKeyHash: Buffer;
   /** Party V of the KDF: SHA-256 of the merchant identifier, all 32 bytes. */
   readonly merchantIdentifierHash: Buffer;
-  readonly certificate: ParsedCertificate | null;
 }
 
 const sha256 = (data: Uint8Array | string): Buffer => createHash('sha256').update(data).digest();
@@ -87,7 +86,6 @@ export function loadMerchant(options: MerchantOptions, index: number): Merchant 
     version,
     publicKeyHash: sha256(certificate?.spki ?? key.spki),
     merchantIdentifierHash: partyV,
-    certificate,
   };
 }
 
