@@ -16,7 +16,7 @@ export default defineConfig({
       reportsDirectory: 'coverage',
       // Just below the figures measured when coverage was introduced: a drop fails the run, and the
       // thresholds go up as tests are added.
-      thresholds: { lines: 91, statements: 87, functions: 94, branches: 81 },
+      thresholds: { lines: 91, statements: 87, functions: 95, branches: 82 },
     },
   },
 });
