@@ -3,7 +3,7 @@
 // all measured in this one process, in interleaved rounds, so machine noise hits every contender alike.
 //
 // Targets come from the performance issue; each figure is printed with its target and PASS/MISS,
-// written to bench/results.json and into README.md's Performance section.
+// written to bench/results.json and into docs/performance.md.
 import { spawnSync } from 'node:child_process';
 import { createECDH, constants, privateDecrypt, verify as cryptoVerify, type KeyObject } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -375,7 +375,7 @@ async function main(): Promise<void> {
   writeFileSync(join(ROOT, 'bench', 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
 
   if (!QUICK) {
-    const readmePath = join(ROOT, 'README.md');
+    const readmePath = join(ROOT, 'docs', 'performance.md');
     const readme = readFileSync(readmePath, 'utf8');
     const section = [
       '<!-- bench:start -->',

@@ -12,6 +12,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
+import { httpStatus, type ErrorCode } from '../lib/index.js';
 import { defaultPayment, loadTestPki, mintToken, type MintOptions, type PaymentData } from '../test-vectors/gen/token.js';
 import { startExampleServer } from '../test/example-process.js';
 
@@ -58,35 +59,30 @@ function valid(version: 'EC_v1' | 'RSA_v1'): Planned {
   return { kind: `valid ${version}`, body: json(token), status: 200, code: 'OK', transactionId: token.header.transactionId };
 }
 
-/** Invalid kinds: what to send and what it must get. */
-const INVALID_KINDS: { kind: string; status: number; code: string; make: () => Buffer }[] = [
+/** Invalid kinds: what to send and the code it must get; the status follows from the code's family. */
+const INVALID_KINDS: { kind: string; code: ErrorCode; make: () => Buffer }[] = [
   {
     kind: 'truncated JSON',
-    status: 400,
     code: 'TOKEN_MALFORMED',
     make: () => json(mint({ version: 'EC_v1' })).subarray(0, 200 + randomInt(500)),
   },
   {
     kind: 'duplicate key',
-    status: 400,
     code: 'TOKEN_MALFORMED',
     make: () => Buffer.from(JSON.stringify(mint({ version: 'EC_v1' })).replace('{', '{"data":"AAAA",')),
   },
   {
     kind: 'unknown version',
-    status: 400,
     code: 'UNSUPPORTED_VERSION',
     make: () => json({ ...mint({ version: 'EC_v1' }), version: 'EC_v2' }),
   },
   {
     kind: 'oversized signature',
-    status: 400,
     code: 'TOKEN_TOO_LARGE',
     make: () => json({ ...mint({ version: 'EC_v1' }), signature: Buffer.alloc(9000, 0x30).toString('base64') }),
   },
   {
     kind: 'tampered data',
-    status: 422,
     code: 'SIGNATURE_INVALID',
     make: () => {
       const token = mint({ version: 'EC_v1' });
@@ -95,17 +91,15 @@ const INVALID_KINDS: { kind: string; status: number; code: string; make: () => B
       return json({ ...token, data: data.toString('base64') });
     },
   },
-  { kind: 'two signers', status: 422, code: 'SIGNATURE_MALFORMED', make: () => json(mint({ version: 'EC_v1', cms: { extraSigners: 1 } })) },
-  { kind: 'no signing time', status: 422, code: 'SIGNING_TIME_MISSING', make: () => json(mint({ version: 'RSA_v1', signingTime: null })) },
+  { kind: 'two signers', code: 'SIGNATURE_MALFORMED', make: () => json(mint({ version: 'EC_v1', cms: { extraSigners: 1 } })) },
+  { kind: 'no signing time', code: 'SIGNING_TIME_MISSING', make: () => json(mint({ version: 'RSA_v1', signingTime: null })) },
   {
     kind: 'another merchant',
-    status: 422,
     code: 'MERCHANT_KEY_NOT_FOUND',
     make: () => json(mint({ version: 'EC_v1', merchant: 'ecRotated' })),
   },
   {
     kind: 'bad GCM tag',
-    status: 422,
     code: 'DECRYPTION_FAILED',
     make: () => {
       const data = Buffer.from(mint({ version: 'EC_v1' }).data, 'base64');
@@ -115,7 +109,6 @@ const INVALID_KINDS: { kind: string; status: number; code: string; make: () => B
   },
   {
     kind: 'invalid payment field',
-    status: 422,
     code: 'PAYLOAD_INVALID',
     make: () => json(mint({ version: 'EC_v1', payment: { ...defaultPayment(), transactionAmount: -1 } })),
   },
@@ -129,7 +122,7 @@ function plan(): { schedule: Planned[]; warmup: Planned[] } {
   const invalid: Planned[] = Array.from({ length: INVALID }, (_, i) => {
     const k = INVALID_KINDS[i % INVALID_KINDS.length]!;
     const body = variants[i % INVALID_KINDS.length]![randomInt(VARIANTS_PER_KIND)]!;
-    return { kind: k.kind, body, status: k.status, code: k.code };
+    return { kind: k.kind, body, status: httpStatus(k.code), code: k.code };
   });
   const schedule = [...originals, ...invalid];
   for (let i = schedule.length - 1; i > 0; i--) {
@@ -147,7 +140,7 @@ function plan(): { schedule: Planned[]; warmup: Planned[] } {
     original.after ??= new Promise<void>((resolve) => (original.answered = resolve));
     inserts.push({
       at: at + 200 + randomInt(2000),
-      item: { kind: `replay ${original.kind.slice(6)}`, body: original.body, status: 409, code: 'REPLAY_DETECTED', after: original.after },
+      item: { kind: `replay ${original.kind.slice(6)}`, body: original.body, status: httpStatus('REPLAY_DETECTED'), code: 'REPLAY_DETECTED', after: original.after },
     });
   }
   inserts.sort((x, y) => y.at - x.at);
@@ -260,7 +253,7 @@ async function main(): Promise<void> {
           validRsa: VALID_RSA,
           replays: REPLAYS,
           invalid: INVALID,
-          invalidKinds: INVALID_KINDS.map((k) => `${k.kind}: ${k.status} ${k.code}`),
+          invalidKinds: INVALID_KINDS.map((k) => `${k.kind}: ${httpStatus(k.code)} ${k.code}`),
         },
       },
       mintSeconds: round(mintSeconds, 1),

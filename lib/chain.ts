@@ -1,4 +1,4 @@
-// Spec section 2, steps 5-7: find Apple's leaf and intermediate by their marker extensions, and check
+// docs/token-format.md#certificate-chain: find Apple's leaf and intermediate by their marker extensions, and check
 // leaf <- intermediate <- pinned root. Nothing in the token is ever used as a trust anchor.
 //
 // Apple rotates these certificates every few years, so nearly every token carries the same two. The

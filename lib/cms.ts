@@ -1,5 +1,5 @@
 // Reads the token's `signature`: a detached CMS SignedData in the exact profile Apple uses
-// (spec section 8). Every field that no signature covers (versions, algorithm identifiers, content
+// (docs/token-format.md#signed-data). Every field that no signature covers (versions, algorithm identifiers, content
 // type) has one allowed value here, so a flipped bit in them cannot slip through unnoticed.
 import { ApplePayError } from './errors.js';
 import { DerError, TAG, children, content, equalsBytes, expectTag, readSmallInteger, readTime, readTlv, whole, type Tlv } from './der.js';

@@ -1,4 +1,4 @@
-// Spec sections 4 and 5, delegated to the addon: restore the symmetric key and open the ciphertext.
+// docs/token-format.md#key-derivation to #decryption, delegated to the addon: restore the symmetric key and open the ciphertext.
 // Every native failure that input can cause maps to one public code; the rest is INTERNAL.
 //
 // On the hot path the addon verifies the signer's signature and decrypts in one call (one thread-pool

@@ -34,6 +34,68 @@ export const ERROR_CODES = [
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
+/**
+ * What a failure means for the caller, and so how a payment endpoint answers it. Defined once, here,
+ * so that an HTTP handler, the CLI, the vector runner and the docs cannot disagree:
+ *
+ * - `malformed`: not an Apple Pay token this library can read (the client sent something else): 400.
+ * - `rejected`: a readable token that fails a check of Apple's procedure: refuse the payment, 422.
+ * - `replayed`: this transactionId was already accepted: do not charge again, 409.
+ * - `unavailable`: nothing is known yet (the replay store cannot answer): the customer's retry must
+ *   succeed once it can, 503.
+ * - `configuration`: the verifier's own keys, certificates or options are wrong: our fault, found at
+ *   start-up, 500.
+ * - `internal`: a bug or a fault, never a verdict on the token, 500.
+ */
+export type ErrorFamily = 'malformed' | 'rejected' | 'replayed' | 'unavailable' | 'configuration' | 'internal';
+
+/** A Record over every code: a code added above does not compile until its family is decided. */
+export const ERROR_FAMILIES: Readonly<Record<ErrorCode, ErrorFamily>> = Object.freeze({
+  CONFIG_INVALID: 'configuration',
+  MERCHANT_CERT_INVALID: 'configuration',
+  MERCHANT_KEY_INVALID: 'configuration',
+  ROOT_CERT_INVALID: 'configuration',
+  TOKEN_MALFORMED: 'malformed',
+  TOKEN_TOO_LARGE: 'malformed',
+  UNSUPPORTED_VERSION: 'malformed',
+  SIGNATURE_MALFORMED: 'rejected',
+  SIGNATURE_INVALID: 'rejected',
+  SIGNING_TIME_MISSING: 'rejected',
+  SIGNING_TIME_TOO_OLD: 'rejected',
+  SIGNING_TIME_IN_FUTURE: 'rejected',
+  LEAF_CERT_INVALID: 'rejected',
+  INTERMEDIATE_CERT_INVALID: 'rejected',
+  CHAIN_UNTRUSTED: 'rejected',
+  CERT_EXPIRED: 'rejected',
+  MERCHANT_KEY_NOT_FOUND: 'rejected',
+  EPHEMERAL_KEY_INVALID: 'rejected',
+  DECRYPTION_FAILED: 'rejected',
+  PAYLOAD_INVALID: 'rejected',
+  REPLAY_DETECTED: 'replayed',
+  REPLAY_STORE_UNAVAILABLE: 'unavailable',
+  INTERNAL: 'internal',
+  SANDBOX_TOKEN_REFUSED: 'rejected',
+});
+
+/** The HTTP status a payment endpoint answers each family with. */
+export const HTTP_STATUS_BY_FAMILY: Readonly<Record<ErrorFamily, number>> = Object.freeze({
+  malformed: 400,
+  rejected: 422,
+  replayed: 409,
+  unavailable: 503,
+  configuration: 500,
+  internal: 500,
+});
+
+export function errorFamily(code: ErrorCode): ErrorFamily {
+  return ERROR_FAMILIES[code];
+}
+
+/** The HTTP status for a code, through its family. */
+export function httpStatus(code: ErrorCode): number {
+  return HTTP_STATUS_BY_FAMILY[ERROR_FAMILIES[code]];
+}
+
 /** Non-secret facts about a failure, for logs and metrics. */
 export interface ErrorDetails {
   /** The token field or configuration option concerned, e.g. `header.transactionId`, `merchants[1].certificate`. */
@@ -55,6 +117,11 @@ export class ApplePayError extends Error {
     this.name = 'ApplePayError';
     this.code = code;
     this.details = Object.freeze({ ...details });
+  }
+
+  /** What the failure means for the caller; see ErrorFamily. */
+  get family(): ErrorFamily {
+    return ERROR_FAMILIES[this.code];
   }
 
   toJSON(): { name: string; code: ErrorCode; message: string; details: ErrorDetails } {

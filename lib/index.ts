@@ -12,8 +12,8 @@ import { ReplayClaims } from './replay-claims.js';
 import { verifyToken, verifyTokenSync, type Policy, type Result } from './verify.js';
 import { describeMerchantKeys, type MerchantKeyInfo } from './merchant-keys.js';
 
-export { ApplePayError, ERROR_CODES, isApplePayError } from './errors.js';
-export type { ErrorCode, ErrorDetails } from './errors.js';
+export { ApplePayError, ERROR_CODES, ERROR_FAMILIES, HTTP_STATUS_BY_FAMILY, errorFamily, httpStatus, isApplePayError } from './errors.js';
+export type { ErrorCode, ErrorDetails, ErrorFamily } from './errors.js';
 export type { LastError } from './context.js';
 export type { MerchantOptions } from './merchant.js';
 export type { Payment, ThreeDSecurePaymentData, EmvPaymentData, AuthenticationResponse } from './payment.js';

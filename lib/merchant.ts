@@ -1,4 +1,4 @@
-// Spec section 3: the merchant's payment-processing keys, imported once at configuration time, and the
+// docs/token-format.md#merchant-key: the merchant's payment-processing keys, imported once at configuration time, and the
 // choice of key per token by publicKeyHash.
 import { createHash } from 'node:crypto';
 import { ApplePayError } from './errors.js';
@@ -27,6 +27,7 @@ export interface Merchant {
   readonly publicKeyHash: Buffer;
   /** Party V of the KDF: SHA-256 of the merchant identifier, all 32 bytes. */
   readonly merchantIdentifierHash: Buffer;
+  /** The configured certificate (its expiry and merchant id feed merchantKeys()), null for a bare key. */
   readonly certificate: ParsedCertificate | null;
 }
 

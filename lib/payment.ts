@@ -1,4 +1,4 @@
-// Spec section 6: the decrypted payment data. The known fields are checked and typed; fields Apple
+// docs/token-format.md#payment-data: the decrypted payment data. The known fields are checked and typed; fields Apple
 // adds later pass through untouched, so a new field never breaks payments.
 import { ApplePayError } from './errors.js';
 import { decodeBase64 } from './encoding.js';

@@ -1,4 +1,4 @@
-// Spec section 2, steps 2-4 and 8: the signer is Apple's leaf, its messageDigest covers the token's
+// docs/token-format.md#signed-data, #signed-content, #algorithms and #signing-time: the signer is Apple's leaf, its messageDigest covers the token's
 // fields, its signature covers the signed attributes, and its signing time is fresh.
 import { hash } from 'node:crypto';
 import { ApplePayError } from './errors.js';

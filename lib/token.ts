@@ -1,4 +1,4 @@
-// Spec section 1: reads `paymentData` (or Apple Pay JS's wrapper around it) from a string, a Buffer or
+// docs/token-format.md#token-fields: reads `paymentData` (or Apple Pay JS's wrapper around it) from a string, a Buffer or
 // an already-parsed object, and decodes every field strictly. Nothing here is trusted yet: the
 // signature covers the decoded bytes, which is why their decoding must be canonical.
 import { ApplePayError } from './errors.js';
@@ -236,7 +236,7 @@ function readPaymentData(pd: Record<string, unknown>, limits: TokenLimits): Pars
   };
 }
 
-/** Spec section 2 step 3: what the CMS signature's messageDigest covers. */
+/** docs/token-format.md#signed-content: what the CMS signature's messageDigest covers. */
 export function signedContent(token: ParsedToken): Buffer {
   const parts = [token.keyMaterial, token.data, token.transactionIdBytes];
   if (token.applicationDataBytes !== undefined) parts.push(token.applicationDataBytes);

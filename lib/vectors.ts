@@ -305,7 +305,7 @@ export function compareOutcome(expected: Vector['expected'], outcome: Outcome): 
   if (!outcome.ok) return `expected success, got ${outcome.code} (${outcome.message})`;
   const r = outcome.result;
   if (!isDeepStrictEqual(r.payment, expected.payment)) return 'the decrypted payment differs from expected.payment';
-  const fields: [string, unknown, unknown][] = [
+  const fields: [string, string | null | undefined, string | null | undefined][] = [
     ['version', expected.version, r.version],
     ['transactionId', expected.transactionId, r.transactionId],
     [

@@ -82,7 +82,7 @@ for (const group of json('test-vectors/wycheproof/ecdh_secp256r1_test.json').tes
     if (pub.length < 256) write('decrypt_ec', `wp-${t.tcId}`, Buffer.concat([u8(pub.length), pub, Buffer.alloc(40, 0xa5)]));
   }
 }
-// KDF: the spec's known answer (gala Z and Party V).
+// KDF: the known answer of docs/token-format.md#key-derivation (gala Z and party V).
 write(
   'primitives',
   'kdf-gala',

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { ERROR_CODES } from '../lib/index.js';
-import { BIN, assertDistFresh } from './bin.js';
+import { BIN } from './bin.js';
 import { REAL_APPLE_SETS, REAL_DIR, ROOT, loadRealSet, mint, pki } from './helpers.js';
 
 const PKI = join(ROOT, 'test-vectors', 'pki');
@@ -53,8 +53,6 @@ let rsaToken: string;
 let emvToken: string;
 
 beforeAll(() => {
-  assertDistFresh();
-
   tmp = mkdtempSync(join(tmpdir(), 'applepay-cli-'));
   ecTokenText = JSON.stringify(mint({ version: 'EC_v1', signingTime: SIGNED }).paymentData);
   ecToken = file('ec.json', ecTokenText);

@@ -1,4 +1,4 @@
-// The strict decoders at the bottom of the pipeline (spec section 1's pitfalls).
+// The strict decoders at the bottom of the pipeline (docs/token-format.md#strict-decoding).
 import { describe, expect, test } from 'vitest';
 import { decodeBase64, decodeHex } from '../lib/encoding.js';
 import { JsonError, parseStrictJson } from '../lib/json.js';

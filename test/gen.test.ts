@@ -382,7 +382,7 @@ describe('(b) certificates: node X509Certificate', () => {
 });
 
 describe('(c) encryption round-trips through an independent decryptor', () => {
-  it('the decryptor reproduces the spec known answer and decrypts real tokens', () => {
+  it('the decryptor reproduces the KDF known answer and decrypts real tokens', () => {
     // Spec 4: Z and Party V of the gala token give K.
     const k = createHash('sha256')
       .update(

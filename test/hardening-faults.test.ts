@@ -173,9 +173,8 @@ describe('faults in the addon during verification', () => {
     ['returns a number', on(DECRYPT, () => 42), ['INTERNAL', 'PAYLOAD_INVALID']],
     [
       'returns a plain object',
-      on(DECRYPT, () => {
-        length: 3;
-      }),
+      // Parenthesised: a bare `{ length: 3 }` body is a label and returns undefined.
+      on(DECRYPT, () => ({ length: 3 })),
       ['INTERNAL', 'PAYLOAD_INVALID'],
     ],
     ['returns a Uint16Array', on(DECRYPT, () => new Uint16Array(8)), ['INTERNAL', 'PAYLOAD_INVALID']],

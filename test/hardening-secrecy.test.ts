@@ -26,7 +26,6 @@ import {
 import { findVectors, loadVector } from '../lib/vectors.js';
 import { defaultPayment } from '../test-vectors/gen/token.js';
 import { leaks, tokenSecrets, type MerchantMaterial, type Secret } from './fixtures/hardening-secrets.js';
-import { ensureDist } from './fixtures/hardening-util.js';
 import { ROOT, mint, pki } from './helpers.js';
 
 const run = promisify(execFile);
@@ -359,7 +358,6 @@ describe('nothing secret escapes', () => {
   });
 
   test('the installed command (bin/applepay-verify.js) as a process, on cases from every stage', async () => {
-    ensureDist();
     const bin = join(ROOT, 'bin', 'applepay-verify.js');
     const chosen = minted.filter((i) => i.cli !== undefined);
     expect(chosen.length).toBeGreaterThan(5);

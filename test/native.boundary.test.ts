@@ -17,8 +17,9 @@ import { fileURLToPath } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
-import { native, NATIVE_CODES, type MerchantKeyHandle } from '../lib/native.js';
-import { NOT_BYTES, detachedView, NATIVE_MESSAGES } from './fixtures/native-inputs.js';
+import { native, type MerchantKeyHandle } from '../lib/native.js';
+import { NOT_BYTES, detachedView } from './fixtures/native-inputs.js';
+import { expectCode } from './support/expect-code.js';
 
 const FIXTURES = fileURLToPath(new URL('../test-vectors/native/', import.meta.url));
 const REAL = fileURLToPath(new URL('../test-vectors/real/', import.meta.url));
@@ -27,18 +28,6 @@ const PASS = Buffer.from('correct horse');
 const MAX_INPUT = 1024 * 1024;
 
 
-function expectCode(fn: () => unknown, code: (typeof NATIVE_CODES)[number]): void {
-  let thrown: unknown;
-  try {
-    fn();
-  } catch (err) {
-    thrown = err;
-  }
-  expect(thrown, `expected ${code}`).toBeInstanceOf(Error);
-  expect(thrown).toMatchObject({ code });
-  const message = (thrown as Error).message;
-  expect(NATIVE_MESSAGES.has(message.replace(/^(Invalid argument): .*$/, '$1')), message).toBe(true);
-}
 
 function loadToken(name: string): { token: Record<string, any>; partyV: Buffer; keyPem: Buffer } {
   const token = JSON.parse(readFileSync(`${REAL}${name}/token.json`, 'utf8')) as Record<string, any>;

@@ -11,6 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { native, NATIVE_CODES, type NativeCode, type SignerKeyHandle } from '../lib/native.js';
 import { loadRealToken, type RealToken } from './fixtures/native-cms.js';
 import { NOT_BYTES, Tally, detachedView, NATIVE_MESSAGES } from './fixtures/native-inputs.js';
+import { expectCode } from './support/expect-code.js';
 
 const WYCHEPROOF = fileURLToPath(new URL('../test-vectors/wycheproof/', import.meta.url));
 const FIXTURES = fileURLToPath(new URL('../test-vectors/native/', import.meta.url));
@@ -56,10 +57,6 @@ function describeValue(value: unknown): string {
   if (typeof value === 'boolean') return String(value);
   if (Buffer.isBuffer(value)) return `ok:${value.toString('hex')}`;
   throw new Error(`unexpected result ${String(value)}`);
-}
-
-function expectCode(fn: () => unknown, code: NativeCode): void {
-  expect(outcome(fn)).toBe(code);
 }
 
 function nodeVerifies(message: Uint8Array, key: KeyObject, signature: Uint8Array): boolean {

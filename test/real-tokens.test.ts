@@ -1,4 +1,4 @@
-// Spec "Must show": the real tokens verify and decrypt with the clock at their signing time, fail at
+// The real tokens verify and decrypt with the clock at their signing time, fail at
 // today's date, and Apple's test-CA token is rejected by the chain checks.
 import { describe, expect, test } from 'vitest';
 import { createVerifier, lastError } from '../lib/index.js';

@@ -6,43 +6,15 @@
 // from a checkout without a build.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import { isApplePayError, type ErrorCode, type Result, type Verifier } from '../../lib/index.js';
+import { ERROR_CODES, httpStatus, isApplePayError, type ErrorCode, type Result, type Verifier } from '../../lib/index.js';
 
 /**
- * One status per code family. A Record over every ErrorCode, so that a code added to the library does
- * not compile here until someone decides how the endpoint answers it.
+ * One status per code family, from the library's own table (lib/errors.ts), so that the endpoint and
+ * the library cannot disagree about which codes a client may retry.
  */
-export const STATUS_BY_CODE: Readonly<Record<ErrorCode, number>> = {
-  // The request is not an Apple Pay token we can read: the client sent something else.
-  TOKEN_MALFORMED: 400,
-  TOKEN_TOO_LARGE: 400,
-  UNSUPPORTED_VERSION: 400,
-  // A well-formed token that fails a check: the payment is refused.
-  SIGNATURE_MALFORMED: 422,
-  SIGNATURE_INVALID: 422,
-  SIGNING_TIME_MISSING: 422,
-  SIGNING_TIME_TOO_OLD: 422,
-  SIGNING_TIME_IN_FUTURE: 422,
-  LEAF_CERT_INVALID: 422,
-  INTERMEDIATE_CERT_INVALID: 422,
-  CHAIN_UNTRUSTED: 422,
-  CERT_EXPIRED: 422,
-  MERCHANT_KEY_NOT_FOUND: 422,
-  EPHEMERAL_KEY_INVALID: 422,
-  DECRYPTION_FAILED: 422,
-  PAYLOAD_INVALID: 422,
-  SANDBOX_TOKEN_REFUSED: 422,
-  // Already accepted once: the client must not be charged again.
-  REPLAY_DETECTED: 409,
-  // Nothing is known about the token's freshness: the client may retry later.
-  REPLAY_STORE_UNAVAILABLE: 503,
-  // Our fault, not the token's. Configuration codes only occur at boot, but a handler must map them too.
-  INTERNAL: 500,
-  CONFIG_INVALID: 500,
-  MERCHANT_CERT_INVALID: 500,
-  MERCHANT_KEY_INVALID: 500,
-  ROOT_CERT_INVALID: 500,
-};
+export const STATUS_BY_CODE: Readonly<Record<ErrorCode, number>> = Object.freeze(
+  Object.fromEntries(ERROR_CODES.map((code) => [code, httpStatus(code)])) as Record<ErrorCode, number>,
+);
 
 /** The fields a payment processor's network-token authorization takes. Secret: send it, never log it. */
 export interface ProcessorRequest {
