@@ -1,11 +1,17 @@
-// diagnose and inspectToken over the whole corpus, the real sandbox token, and the causes a payment team
-// meets: every vector gets the cause of its class, from the verifier's verdict with keys and, for the
-// classes a token shows by itself, from the token alone; conclusions never carry payment data.
+// diagnose and inspectToken over the whole corpus, a token signed by a leaf named as Apple's sandbox leaf,
+// and the causes a payment team meets: every vector gets the cause of its class, from the verifier's
+// verdict with keys and, for the classes a token shows by itself, from the token alone; conclusions never
+// carry payment data.
+import { X509Certificate } from 'node:crypto';
 import diagnostics_channel from 'node:diagnostics_channel';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
+import { subjectCommonName } from '../lib/cert-facts.js';
+import { parseCertificate } from '../lib/certificates.js';
 import { main, type Io } from '../lib/cli.js';
+import { parseSignedData } from '../lib/cms.js';
 import { DIAGNOSIS_CAUSES, causeOf, diagnoseToken, type Diagnosis } from '../lib/diagnose.js';
 import {
   createInspector,
@@ -17,18 +23,29 @@ import {
   type VerifierOptions,
   type VerifyEvent,
 } from '../lib/index.js';
-import { DEFAULT_VECTORS_DIR, findVectors, loadVector } from '../lib/vectors.js';
+import { chainEnvironment } from '../lib/environment.js';
+import { DEFAULT_VECTORS_DIR, findVectors, loadVector, verifyVector } from '../lib/vectors.js';
 import * as der from '../test-vectors/gen/der.js';
 import { issueCertificate, merchantSpec } from '../test-vectors/gen/pki.js';
 import { REAL_DIR, ROOT, loadRealSet, mint, pki, testVerifier } from './helpers.js';
 
-const SANDBOX_DIR = join(ROOT, 'test-vectors', 'sandbox', 'payu-sandbox-2018');
+// No real sandbox token is available to the project. The sandbox tests use the corpus's tokens signed by a
+// leaf named as Apple's sandbox leaf ("ecc-smp-broker-sign_UC4-SANDBOX") under the test PKI. Under that
+// root the token's environment is 'test': only a chain to Apple's root makes it 'sandbox', which no minted
+// token can reach. What the name drives under any root is checked end to end: leafEnvironment, the
+// SANDBOX_TOKEN_REFUSED refusal and diagnose's 'sandbox-refused' cause.
+const SANDBOX_LEAF = 'ecc-smp-broker-sign_UC4-SANDBOX';
+const sandboxVector = loadVector(join(DEFAULT_VECTORS_DIR, 'vectors', 'valid', 'ec-sandbox-leaf-accepted-by-default.vector.json'));
+const refusedVector = loadVector(
+  join(DEFAULT_VECTORS_DIR, 'vectors', 'invalid', 'SANDBOX_TOKEN_REFUSED', 'sandbox-leaf-production-only.vector.json'),
+);
+const sandboxExpected = sandboxVector.vector.expected as { ok: true; payment: Record<string, unknown> };
 const sandbox = {
-  token: readFileSync(join(SANDBOX_DIR, 'token.json')),
-  key: readFileSync(join(SANDBOX_DIR, 'merchant_key.pem')),
-  merchantIdentifier: 'merchant.sandbox.payu',
-  now: new Date('2018-01-26T13:55:23Z'),
-  expected: JSON.parse(readFileSync(join(SANDBOX_DIR, 'expected.json'), 'utf8')) as Record<string, unknown>,
+  token: sandboxVector.token as { signature: string; header: { publicKeyHash: string } },
+  now: sandboxVector.now,
+  rootCertificate: sandboxVector.options.rootCertificate!,
+  merchants: sandboxVector.options.merchants,
+  expected: sandboxExpected.payment,
 };
 
 async function cli(args: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
@@ -115,83 +132,122 @@ describe('diagnose over every vector of the corpus', () => {
   });
 });
 
-describe('the real sandbox token', () => {
-  test("inspectToken: sandbox by its leaf, chain to Apple's root and signature valid", () => {
-    const facts = inspectToken(sandbox.token, { now: sandbox.now });
+describe("a token signed by a leaf named as Apple's sandbox leaf (no real sandbox token is available to the project)", () => {
+  test("inspectToken: the leaf claims sandbox; under the test root the environment is 'test', under Apple's root it does not chain", () => {
+    const facts = inspectToken(sandbox.token, { now: sandbox.now, rootCertificate: sandbox.rootCertificate });
     expect(facts).toMatchObject({
       version: 'EC_v1',
-      environment: 'sandbox',
+      environment: 'test',
       leafEnvironment: 'sandbox',
-      appleRoot: true,
+      appleRoot: false,
       chain: { ok: true },
       signature: { ok: true },
-      publicKeyHash: 'zZPAYNrLOwPbRsav95FZTIYlKF6dULquEHppV6TRPmc=',
-      leaf: { subject: 'ecc-smp-broker-sign_UC4-SANDBOX', validAtSigningTime: true },
+      publicKeyHash: pki().merchants.ec.publicKeyHash.toString('base64'),
+      leaf: { subject: SANDBOX_LEAF, validAtSigningTime: true },
     });
     expect(facts.ageMs).toBe(5000);
-  });
-
-  test('verifies, decrypts and reports environment sandbox; acceptSandbox: false refuses it with SANDBOX_TOKEN_REFUSED', async () => {
-    const merchants = { privateKey: sandbox.key, merchantIdentifier: sandbox.merchantIdentifier };
-    const result = await createVerifier({ merchants }).verifyAndDecrypt(sandbox.token, { now: sandbox.now });
-    expect(result.environment).toBe('sandbox');
-    expect(result.payment).toEqual(sandbox.expected);
-    await expect(
-      createVerifier({ merchants, acceptSandbox: false }).verifyAndDecrypt(sandbox.token, { now: sandbox.now }),
-    ).rejects.toMatchObject({
-      code: 'SANDBOX_TOKEN_REFUSED',
+    // The leaf's name alone never makes a token Apple's sandbox: against Apple's root this one is untrusted.
+    expect(inspectToken(sandbox.token, { now: sandbox.now })).toMatchObject({
+      environment: null,
+      leafEnvironment: 'sandbox',
+      appleRoot: true,
+      chain: { ok: false, code: 'CHAIN_UNTRUSTED' },
     });
   });
 
-  test('diagnose names the cause: genuine sandbox, refused in production-only mode, or made for another certificate', async () => {
-    const alone = await diagnoseToken(sandbox.token, { now: sandbox.now });
-    expect(alone).toMatchObject({ cause: 'genuine', token: { environment: 'sandbox' } });
-    const merchants = { privateKey: sandbox.key, merchantIdentifier: sandbox.merchantIdentifier };
-    expect(await diagnoseToken(sandbox.token, { now: sandbox.now, merchants })).toMatchObject({ cause: 'verified' });
-    const refused = await diagnoseToken(sandbox.token, { now: sandbox.now, merchants, verifier: { acceptSandbox: false } });
+  test("Result.environment's rule: a sandbox-named leaf under Apple's root is 'sandbox', under another root 'test'", () => {
+    // Result.environment is chainEnvironment(chain). No minted token can chain to Apple's root, so the rule
+    // is checked on that function with the token's own leaf and Apple's real root certificate.
+    const leaf = parseSignedData(Buffer.from(sandbox.token.signature, 'base64'), 'EC_v1')
+      .certificates.map((c) => parseCertificate(c))
+      .find((c) => subjectCommonName(c) === SANDBOX_LEAF);
+    expect(leaf).toBeDefined();
+    const appleRoot = parseCertificate(readFileSync(join(ROOT, 'test-vectors', 'apple-certs', 'AppleRootCA-G3.cer')));
+    const testRoot = parseCertificate(new X509Certificate(pki().root.certificate).raw);
+    const productionLeaf = parseCertificate(pki().leafEc.certDer);
+    expect(chainEnvironment({ leaf: leaf!, root: appleRoot })).toBe('sandbox');
+    expect(chainEnvironment({ leaf: productionLeaf, root: appleRoot })).toBe('production');
+    expect(chainEnvironment({ leaf: leaf!, root: testRoot })).toBe('test');
+  });
+
+  test('verifies and decrypts under the default; acceptSandbox: false refuses it with SANDBOX_TOKEN_REFUSED', async () => {
+    const options = { merchants: sandbox.merchants, rootCertificate: sandbox.rootCertificate };
+    const result = await createVerifier(options).verifyAndDecrypt(sandbox.token, { now: sandbox.now });
+    expect(result.environment).toBe('test');
+    expect(result.payment).toEqual(sandbox.expected);
+    await expect(
+      createVerifier({ ...options, acceptSandbox: false }).verifyAndDecrypt(sandbox.token, { now: sandbox.now }),
+    ).rejects.toMatchObject({ code: 'SANDBOX_TOKEN_REFUSED' });
+    // The corpus vector for the code, through the vector runner.
+    expect(refusedVector.vector.expected).toEqual({ ok: false, code: 'SANDBOX_TOKEN_REFUSED' });
+    expect(await verifyVector(refusedVector)).toMatchObject({ ok: false, code: 'SANDBOX_TOKEN_REFUSED' });
+  });
+
+  test('diagnose names the cause: genuine, refused in production-only mode as a sandbox leaf, or made for another certificate', async () => {
+    const root = { rootCertificate: sandbox.rootCertificate };
+    const alone = await diagnoseToken(sandbox.token, { now: sandbox.now, ...root });
+    expect(alone).toMatchObject({ cause: 'genuine', token: { environment: 'test', leafEnvironment: 'sandbox' } });
+    const merchants = sandbox.merchants;
+    expect(await diagnoseToken(sandbox.token, { now: sandbox.now, merchants, ...root })).toMatchObject({ cause: 'verified' });
+    const refused = await diagnoseToken(sandbox.token, { now: sandbox.now, merchants, ...root, verifier: { acceptSandbox: false } });
     expect(refused.cause).toBe('sandbox-refused');
-    expect(refused.conclusion).toMatch(/sandbox/);
-    // A production server's key: the hash does not match, and the conclusion says it is a sandbox token.
+    expect(refused.verification).toMatchObject({ ok: false, code: 'SANDBOX_TOKEN_REFUSED' });
+    expect(refused.conclusion).toMatch(/sandbox leaf/);
+    expect(refused.conclusion).toContain(SANDBOX_LEAF);
+    // A production server's key: the hash does not match. Under a test root the token is not called an
+    // Apple sandbox token, whatever its leaf is named.
     const set = loadRealSet('basistheory-ec-2023-03');
     const other = await diagnoseToken(sandbox.token, {
       now: sandbox.now,
+      ...root,
       merchants: { certificate: set.certificate, privateKey: set.privateKey },
     });
     expect(other.cause).toBe('other-certificate');
-    expect(other.conclusion).toContain('zZPAYNrLOwPbRsav95FZTIYlKF6dULquEHppV6TRPmc=');
+    expect(other.conclusion).toContain(sandbox.token.header.publicKeyHash);
     expect(other.conclusion).toContain('aXryfzzhfHFLCl+guEkcYpVd1R+mPYEmmeu1N4aR2Ls=');
-    expect(other.conclusion).toMatch(/sandbox token/);
+    expect(other.conclusion).not.toMatch(/It is a sandbox token/);
     noSecrets(other, sandbox.expected);
   });
 
   test('the command: text and --json, exit 0 when genuine, 1 when refused', async () => {
-    const tokenPath = join(SANDBOX_DIR, 'token.json');
-    const text = await cli(['diagnose', '--now', '2018-01-26T13:55:23Z', tokenPath]);
-    expect(text.status).toBe(0);
-    expect(text.stdout).toMatch(/environment\s+sandbox/);
-    expect(text.stdout).toMatch(/leaf\s+ecc-smp-broker-sign_UC4-SANDBOX/);
-    const refused = await cli([
-      'diagnose',
-      '--now',
-      '2018-01-26T13:55:23Z',
-      '--key',
-      join(SANDBOX_DIR, 'merchant_key.pem'),
-      '--merchant-id',
-      sandbox.merchantIdentifier,
-      '--production-only',
-      '--json',
-      tokenPath,
-    ]);
-    expect(refused.status).toBe(1);
-    const o = JSON.parse(refused.stdout) as Record<string, unknown>;
-    expect(o).toMatchObject({
-      ok: false,
-      cause: 'sandbox-refused',
-      verification: { code: 'SANDBOX_TOKEN_REFUSED' },
-      keys: [{ matchesToken: true }],
-    });
-    expect(refused.stdout).not.toContain(String(sandbox.expected.applicationPrimaryAccountNumber));
-    expect((await cli(['diagnose'])).status).toBe(2);
+    const dir = mkdtempSync(join(tmpdir(), 'applepay-sandbox-'));
+    try {
+      const tokenPath = join(dir, 'token.json');
+      writeFileSync(tokenPath, JSON.stringify(sandbox.token));
+      const pkiDir = join(ROOT, 'test-vectors', 'pki');
+      const now = sandbox.now.toISOString();
+      const text = await cli(['diagnose', '--root', join(pkiDir, 'root.pem'), '--now', now, tokenPath]);
+      expect(text.status).toBe(0);
+      expect(text.stdout).toMatch(/environment\s+test/);
+      expect(text.stdout).toMatch(new RegExp(`leaf\\s+${SANDBOX_LEAF}`));
+      const refused = await cli([
+        'diagnose',
+        '--root',
+        join(pkiDir, 'root.pem'),
+        '--now',
+        now,
+        '--cert',
+        join(pkiDir, 'merchant-ec.pem'),
+        '--key',
+        join(pkiDir, 'merchant-ec.key.pem'),
+        '--production-only',
+        '--json',
+        tokenPath,
+      ]);
+      expect(refused.status).toBe(1);
+      const o = JSON.parse(refused.stdout) as Record<string, unknown>;
+      expect(o).toMatchObject({
+        ok: false,
+        cause: 'sandbox-refused',
+        verification: { code: 'SANDBOX_TOKEN_REFUSED' },
+        token: { leafEnvironment: 'sandbox' },
+        keys: [{ matchesToken: true }],
+      });
+      expect(refused.stdout).not.toContain(String(sandbox.expected.applicationPrimaryAccountNumber));
+      expect((await cli(['diagnose'])).status).toBe(2);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
@@ -344,11 +400,12 @@ describe('merchantKeys() and the verify event', () => {
   });
 
   test('a key configured by merchantIdentifier is listed with it, without a validity', () => {
-    const keys = createVerifier({ merchants: { privateKey: sandbox.key, merchantIdentifier: sandbox.merchantIdentifier } }).merchantKeys();
+    const ec = pki().merchants.ec;
+    const keys = createVerifier({ merchants: { privateKey: readFileSync(ec.keyPath), merchantIdentifier: ec.identifier } }).merchantKeys();
     expect(keys).toEqual([
       expect.objectContaining({
-        merchantIdentifier: sandbox.merchantIdentifier,
-        publicKeyHash: 'zZPAYNrLOwPbRsav95FZTIYlKF6dULquEHppV6TRPmc=',
+        merchantIdentifier: ec.identifier,
+        publicKeyHash: ec.publicKeyHash.toString('base64'),
         notAfter: null,
         lastUsed: null,
       }),
@@ -362,13 +419,13 @@ describe('merchantKeys() and the verify event', () => {
     try {
       const m = mint({ version: 'EC_v1' });
       await testVerifier().verifyAndDecrypt(m.paymentData);
-      const merchants = { privateKey: sandbox.key, merchantIdentifier: sandbox.merchantIdentifier };
       await expect(
-        createVerifier({ merchants, acceptSandbox: false }).verifyAndDecrypt(sandbox.token, { now: sandbox.now }),
+        createVerifier(refusedVector.options).verifyAndDecrypt(refusedVector.token, { now: refusedVector.now }),
       ).rejects.toThrow();
+      const refusedHash = (refusedVector.token as { header: { publicKeyHash: string } }).header.publicKeyHash;
       expect(events).toMatchObject([
         { ok: true, code: 'OK', publicKeyHash: m.paymentData.header.publicKeyHash, environment: 'test' },
-        { ok: false, code: 'SANDBOX_TOKEN_REFUSED', publicKeyHash: 'zZPAYNrLOwPbRsav95FZTIYlKF6dULquEHppV6TRPmc=', environment: 'sandbox' },
+        { ok: false, code: 'SANDBOX_TOKEN_REFUSED', publicKeyHash: refusedHash, environment: 'test' },
       ]);
     } finally {
       diagnostics_channel.unsubscribe(VERIFY_CHANNEL_NAME, listener);
