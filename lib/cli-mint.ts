@@ -35,7 +35,7 @@ refuses them all). For testing a payment backend in any language.
   --currency CODE      ISO 4217 numeric currency code, e.g. 840
   --application-data TEXT
                        the payment request's applicationData (the token carries its SHA-256)
-  --transaction-id HEX default: random
+  --transaction-id HEX 32 bytes (64 hex digits), default: random
   --signing-time ISO8601
                        default: now
   --merchant NAME      a merchant of the PKI (default: ec for EC_v1, rsa for RSA_v1)
@@ -135,7 +135,8 @@ function run(argv: readonly string[], io: Io): number {
   }
   if (values['application-data'] !== undefined) options.applicationData = values['application-data'];
   if (values['transaction-id'] !== undefined) {
-    if (!/^(?:[0-9a-fA-F]{2}){1,64}$/.test(values['transaction-id'])) throw new MintUsageError('--transaction-id is hex');
+    // Apple's transactionIds are 32 bytes, and a verifier refuses any other length (TOKEN_MALFORMED).
+    if (!/^[0-9a-fA-F]{64}$/.test(values['transaction-id'])) throw new MintUsageError('--transaction-id is 64 hex digits (32 bytes)');
     options.transactionId = values['transaction-id'];
   }
   if (values['signing-time'] !== undefined) {

@@ -89,12 +89,12 @@ describe('applepay-verify mint', () => {
       '--signing-time',
       '2026-01-02T03:04:05Z',
       '--transaction-id',
-      'ABCD',
+      'ABCD'.repeat(16),
     ]);
     expect(r.status, r.stderr).toBe(0);
     const pd = JSON.parse(r.stdout);
     expect(pd.version).toBe('EC_v1');
-    expect(pd.header.transactionId).toBe('ABCD');
+    expect(pd.header.transactionId).toBe('ABCD'.repeat(16));
     const file = join(tmp, 'stdout.json');
     spawnSync('sh', ['-c', 'cat > "$0"', file], { input: r.stdout });
     const args = [
@@ -111,7 +111,7 @@ describe('applepay-verify mint', () => {
     ];
     expect(JSON.parse(run(args).stdout)).toMatchObject({
       ok: true,
-      result: { transactionId: 'abcd', payment: { merchantTokenIdentifier: expect.any(String) } },
+      result: { transactionId: 'abcd'.repeat(16), payment: { merchantTokenIdentifier: expect.any(String) } },
     });
   });
 
