@@ -43,15 +43,17 @@ const NAPI_NEEDED = 8;
 /**
  * The addon could not be loaded: no build and no prebuild for this machine, or one that the operating
  * system refused. Thrown by the first call that needs the addon (createVerifier, verifyAndDecrypt, the
- * CLI's verification commands), never at import. An installation problem, not a verdict on a token:
- * code ADDON_UNAVAILABLE, the same on every call until the package is repaired and the process restarted.
+ * CLI's verification commands), never at import. An installation problem, not a verdict on a token: an
+ * ApplePayError with code INTERNAL (so every caller's existing handling of faults applies), told apart by
+ * `err instanceof AddonLoadError` or `err.tried`; the same error on every call until the package is
+ * repaired and the process restarted.
  */
 export class AddonLoadError extends ApplePayError {
   readonly platform: AddonPlatform;
   readonly tried: readonly AddonAttempt[];
 
   constructor(message: string, machine: AddonPlatform, tried: readonly AddonAttempt[]) {
-    super('ADDON_UNAVAILABLE', message);
+    super('INTERNAL', message);
     this.name = 'ApplePayError';
     this.platform = machine;
     this.tried = tried;
@@ -131,11 +133,15 @@ function fixes(machine: AddonPlatform, tried: readonly AddonAttempt[], root: str
     );
   }
   lines.push(
-    '- Install scripts were skipped (npm --ignore-scripts, pnpm 10 by default, yarn enableScripts: false, ' +
-      'bun without trustedDependencies) and no prebuild fits this machine: allow the build and rebuild. ' +
-      'npm: `npm rebuild applepay-verify` (without --ignore-scripts); pnpm 10: `pnpm approve-builds` or ' +
-      '"pnpm": {"onlyBuiltDependencies": ["applepay-verify"]} in package.json, then `pnpm rebuild applepay-verify`; ' +
-      'bun: "trustedDependencies": ["applepay-verify"].',
+    '- No prebuilt binary fits this machine and the install script that compiles one did not run. It is ' +
+      'skipped by npm --ignore-scripts, by npm versions that block dependency scripts until approved ' +
+      '(allowScripts), by pnpm 10 by default, by yarn enableScripts: false and by bun without ' +
+      'trustedDependencies. Allow it, then rebuild:\n' +
+      '    npm:  npm install-scripts approve applepay-verify (npm with allowScripts), then npm rebuild applepay-verify\n' +
+      '          (older npm: npm rebuild applepay-verify, without --ignore-scripts)\n' +
+      '    pnpm: pnpm approve-builds (or "pnpm": {"onlyBuiltDependencies": ["applepay-verify"]} in package.json), then pnpm rebuild applepay-verify\n' +
+      '    yarn: "dependenciesMeta": {"applepay-verify": {"built": true}} with enableScripts, then yarn rebuild\n' +
+      '    bun:  "trustedDependencies": ["applepay-verify"] in package.json, then bun install',
   );
   lines.push(
     '- Building from source needs a C++17 compiler, make and Python 3: ' +

@@ -5,6 +5,7 @@
 import diagnostics_channel from 'node:diagnostics_channel';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { AddonLoadError } from './binding.js';
 import {
   createVerifier,
   isApplePayError,
@@ -375,6 +376,10 @@ export async function main(argv: readonly string[], io: Io = processIo()): Promi
     if (positionals[0] === 'vectors') return await vectorsCommand(values, positionals, io);
     return await verifyCommand(values, positionals, io);
   } catch (err) {
+    if (err instanceof AddonLoadError) {
+      report(io, json, err.code, err.message, 'cannot run');
+      return EXIT_USAGE;
+    }
     if (err instanceof UsageError) {
       if (json) io.stdout(`${JSON.stringify({ ok: false, code: 'USAGE', message: err.message })}\n`);
       else io.stderr(`applepay-verify: ${err.message}\nTry applepay-verify --help.\n`);

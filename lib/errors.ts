@@ -29,7 +29,6 @@ export const ERROR_CODES = [
   'REPLAY_DETECTED',
   'REPLAY_STORE_UNAVAILABLE',
   'INTERNAL',
-  'ADDON_UNAVAILABLE',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

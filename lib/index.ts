@@ -12,6 +12,7 @@ import { verifyToken, verifyTokenSync, type Policy, type Result } from './verify
 
 export { ApplePayError, ERROR_CODES, isApplePayError } from './errors.js';
 export type { ErrorCode, ErrorDetails } from './errors.js';
+export { AddonLoadError, type AddonAttempt, type AddonPlatform } from './binding.js';
 export type { LastError } from './context.js';
 export type { MerchantOptions } from './merchant.js';
 export type { Payment, ThreeDSecurePaymentData, EmvPaymentData, AuthenticationResponse } from './payment.js';

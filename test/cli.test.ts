@@ -347,7 +347,7 @@ function runRealSet(set: ReturnType<typeof loadRealSet>): Run {
     '--cert',
     join(dir, 'merchant_cert.pem'),
     '--key',
-    join(dir, 'merchant_key.pem'),
+    join(dir, 'merchant_key.TEST-KEY.pem'),
     '--now',
     now,
     join(dir, 'token.json'),
@@ -379,7 +379,7 @@ test('no key material, passphrase or PAN in human mode was ever printed', () => 
     join(PKI, 'merchant-rsa.key.pem'),
     join(PKI, 'root.key.pem'),
     join(PKI, 'wwdr.key.pem'),
-    ...REAL_APPLE_SETS.map((n) => join(REAL_DIR, n, 'merchant_key.pem')),
+    ...REAL_APPLE_SETS.map((n) => join(REAL_DIR, n, 'merchant_key.TEST-KEY.pem')),
   ];
   // Every line of base64 inside the key PEMs: any of them appearing would mean key bytes leaked.
   const keyLines = keyFiles.flatMap((f) =>

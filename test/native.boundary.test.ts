@@ -43,7 +43,7 @@ function expectCode(fn: () => unknown, code: (typeof NATIVE_CODES)[number]): voi
 function loadToken(name: string): { token: Record<string, any>; partyV: Buffer; keyPem: Buffer } {
   const token = JSON.parse(readFileSync(`${REAL}${name}/token.json`, 'utf8')) as Record<string, any>;
   const meta = JSON.parse(readFileSync(`${REAL}${name}/meta.json`, 'utf8')) as { merchantIdHashHex: string };
-  return { token, partyV: Buffer.from(meta.merchantIdHashHex, 'hex'), keyPem: readFileSync(`${REAL}${name}/merchant_key.pem`) };
+  return { token, partyV: Buffer.from(meta.merchantIdHashHex, 'hex'), keyPem: readFileSync(`${REAL}${name}/merchant_key.TEST-KEY.pem`) };
 }
 
 const gala = loadToken('gala-seatgeek-2014');

@@ -41,7 +41,6 @@ export const STATUS_BY_CODE: Readonly<Record<ErrorCode, number>> = {
   MERCHANT_CERT_INVALID: 500,
   MERCHANT_KEY_INVALID: 500,
   ROOT_CERT_INVALID: 500,
-  ADDON_UNAVAILABLE: 500,
 };
 
 /** The fields a payment processor's network-token authorization takes. Secret: send it, never log it. */

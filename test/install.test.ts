@@ -1,0 +1,153 @@
+// The package as a user gets it: `npm run prebuild` builds this platform's prebuilt binary, `npm pack`
+// packs it, and the tarball is installed into an empty project on a PATH that holds node and npm and
+// nothing else (no cc, c++, make or python), with the package's install script allowed to run. The
+// install must compile nothing, and a real Apple Pay token must verify through `import`, `require` and
+// the command. The prebuild is made in a copy of the repository: node-gyp rebuild empties build/,
+// which the other test files, running at the same time, load the addon from.
+import { execFileSync, spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { ROOT } from './helpers.js';
+
+const SET = 'basistheory-ec-2023-03';
+const REAL = join(ROOT, 'test-vectors', 'real', SET);
+const vector = JSON.parse(readFileSync(join(REAL, 'vector.json'), 'utf8')) as {
+  now: string;
+  expected: { payment: { applicationPrimaryAccountNumber: string; paymentData: { onlinePaymentCryptogram: string } } };
+};
+
+let work: string;
+let consumer: string;
+let bare: NodeJS.ProcessEnv;
+let installLog = '';
+
+function which(name: string): string {
+  return execFileSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8' }).trim();
+}
+
+/** The environment of a machine with node and npm only: no npm_config_* from the npm that runs the tests. */
+function bareEnv(bin: string): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { PATH: bin, HOME: process.env.HOME, LANG: 'C' };
+  // The registry cache this machine already has: the dependencies come from it, not from the network.
+  env.npm_config_cache = execFileSync('npm', ['config', 'get', 'cache'], { encoding: 'utf8' }).trim();
+  return env;
+}
+
+function check(r: SpawnSyncReturns<string>, what: string): string {
+  if (r.status !== 0) throw new Error(`${what} failed (${r.status ?? r.signal}):\n${r.stdout}\n${r.stderr}`);
+  return r.stdout;
+}
+
+beforeAll(() => {
+  work = mkdtempSync(join(tmpdir(), 'applepay-verify-install-'));
+  // 1. A copy of the package sources: what `npm pack` would take, plus lib/ and tsconfig.json for the
+  //    prepare script (tsc), and the repository's node_modules for the build tools.
+  const src = join(work, 'src');
+  const listed = JSON.parse(
+    check(spawnSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: ROOT, encoding: 'utf8' }), 'npm pack --dry-run'),
+  ) as { files: { path: string }[] }[];
+  for (const { path } of listed[0]!.files) {
+    if (path.startsWith('prebuilds/')) continue; // made below, for this copy
+    mkdirSync(dirname(join(src, path)), { recursive: true });
+    cpSync(join(ROOT, path), join(src, path));
+  }
+  cpSync(join(ROOT, 'lib'), join(src, 'lib'), { recursive: true });
+  cpSync(join(ROOT, 'tsconfig.json'), join(src, 'tsconfig.json'));
+  symlinkSync(join(ROOT, 'node_modules'), join(src, 'node_modules'), 'dir');
+
+  // 2. npm run prebuild, then npm pack.
+  check(spawnSync('npm', ['run', 'prebuild'], { cwd: src, encoding: 'utf8' }), 'npm run prebuild');
+  const tarball = check(spawnSync('npm', ['pack', '--pack-destination', work], { cwd: src, encoding: 'utf8' }), 'npm pack')
+    .trim()
+    .split('\n')
+    .pop()!;
+
+  // 3. An empty project and a PATH of node and npm alone.
+  const bin = join(work, 'bin');
+  mkdirSync(bin);
+  symlinkSync(which('node'), join(bin, 'node'));
+  symlinkSync(which('npm'), join(bin, 'npm'));
+  bare = bareEnv(bin);
+  for (const tool of ['cc', 'gcc', 'c++', 'g++', 'clang', 'make', 'python3', 'python']) {
+    expect(spawnSync('sh', ['-c', `command -v ${tool}`], { env: bare }).status, `${tool} is reachable`).not.toBe(0);
+  }
+  consumer = join(work, 'app');
+  mkdirSync(consumer);
+  writeFileSync(join(consumer, 'package.json'), JSON.stringify({ name: 'app', version: '1.0.0', private: true }));
+  const install = spawnSync(
+    'npm',
+    ['install', '--prefer-offline', '--no-audit', '--no-fund', '--foreground-scripts', '--allow-scripts=applepay-verify', join(work, tarball)],
+    { cwd: consumer, env: bare, encoding: 'utf8', timeout: 240_000 },
+  );
+  installLog = `${install.stdout}\n${install.stderr}`;
+  check(install, 'npm install of the tarball');
+}, 600_000);
+
+afterAll(() => {
+  if (work !== undefined) rmSync(work, { recursive: true, force: true });
+});
+
+function runIn(args: string[], input?: string): SpawnSyncReturns<string> {
+  return spawnSync(args[0]!, args.slice(1), { cwd: consumer, env: bare, encoding: 'utf8', timeout: 60_000, input });
+}
+
+describe('the packed package, installed where nothing can compile', () => {
+  test('the install ran the package script, which found the prebuild and compiled nothing', () => {
+    const pkg = join(consumer, 'node_modules', 'applepay-verify');
+    expect(installLog).toContain('node-gyp-build');
+    expect(installLog).not.toMatch(/gyp info|gyp ERR|CXX\(target\)/);
+    expect(existsSync(join(pkg, 'build'))).toBe(false);
+    expect(readdirSync(join(pkg, 'prebuilds', `${process.platform}-${process.arch}`))).toEqual(['applepay-verify.glibc.node']);
+  });
+
+  test('the tarball holds the package and nothing of the repository besides', () => {
+    const pkg = join(consumer, 'node_modules', 'applepay-verify');
+    const top = readdirSync(pkg).sort();
+    expect(top).toEqual(['LICENSE', 'README.md', 'bin', 'binding.gyp', 'dist', 'native', 'package.json', 'prebuilds', 'test-vectors'].sort());
+    expect(readdirSync(join(pkg, 'test-vectors')).sort()).toEqual(['README.md', 'apple-certs', 'pki', 'real', 'vectors']);
+  });
+
+  const verifyScript = (load: string) => `
+    ${load}
+    const { readFileSync } = require('node:fs');
+    const real = require.resolve('applepay-verify/package.json').replace(/package\\.json$/, 'test-vectors/real/${SET}/');
+    const verifier = createVerifier({ merchants: {
+      certificate: readFileSync(real + 'merchant_cert.pem'), privateKey: readFileSync(real + 'merchant_key.TEST-KEY.pem') } });
+    verifier.verifyAndDecrypt(readFileSync(real + 'token.json'), { now: new Date(${JSON.stringify(vector.now)}) })
+      .then((r) => console.log(JSON.stringify(r.payment)), (e) => { console.log(e.code, e.message); process.exitCode = 1; });`;
+
+  test('import (ESM) verifies a real token', () => {
+    const script = verifyScript(
+      "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url); import { createVerifier } from 'applepay-verify';",
+    );
+    const out = check(runIn(['node', '--input-type=module', '-e', script]), 'the ESM consumer');
+    expect(JSON.parse(out)).toEqual(vector.expected.payment);
+  });
+
+  test('require (CommonJS, through require(esm)) verifies a real token', () => {
+    const script = verifyScript("const { createVerifier } = require('applepay-verify');");
+    const out = check(runIn(['node', '--input-type=commonjs', '-e', script]), 'the CommonJS consumer');
+    expect(JSON.parse(out)).toEqual(vector.expected.payment);
+  });
+
+  test('the command verifies a real token and runs the shipped vectors', () => {
+    const cli = join(consumer, 'node_modules', '.bin', 'applepay-verify');
+    const real = join(consumer, 'node_modules', 'applepay-verify', 'test-vectors', 'real', SET);
+    const args = ['--cert', join(real, 'merchant_cert.pem'), '--key', join(real, 'merchant_key.TEST-KEY.pem'), '--now', vector.now];
+    const human = check(runIn([cli, ...args, join(real, 'token.json')]), 'applepay-verify');
+    expect(human).toMatch(/^verified/);
+    const pan = vector.expected.payment.applicationPrimaryAccountNumber;
+    expect(human).toContain(pan.slice(-4));
+    expect(human).not.toContain(pan);
+    const json = JSON.parse(check(runIn([cli, ...args, '--json', '--reveal', join(real, 'token.json')]), 'applepay-verify --json')) as {
+      ok: boolean;
+      result: { payment: unknown };
+    };
+    expect(json.ok).toBe(true);
+    expect(json.result.payment).toEqual(vector.expected.payment);
+    const vectors = check(runIn([cli, 'vectors']), 'applepay-verify vectors');
+    expect(vectors).toMatch(/^\d+ passed, 0 failed$/m);
+  });
+});
