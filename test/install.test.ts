@@ -4,7 +4,7 @@
 // install must compile nothing, and a real Apple Pay token must verify through `import`, `require` and
 // the command. The prebuild is made in a copy of the repository: node-gyp rebuild empties build/,
 // which the other test files, running at the same time, load the addon from.
-import { execFileSync, spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { execFile, execFileSync, spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -22,6 +22,7 @@ let work: string;
 let consumer: string;
 let bare: NodeJS.ProcessEnv;
 let installLog = '';
+let tarballPath: string;
 
 function which(name: string): string {
   return execFileSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8' }).trim();
@@ -64,6 +65,8 @@ beforeAll(() => {
     .split('\n')
     .pop()!;
 
+  tarballPath = join(work, tarball);
+
   // 3. An empty project and a PATH of node and npm alone.
   const bin = join(work, 'bin');
   mkdirSync(bin);
@@ -92,6 +95,37 @@ beforeAll(() => {
 afterAll(() => {
   if (work !== undefined) rmSync(work, { recursive: true, force: true });
 });
+
+const TSC = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
+
+/** A TypeScript consumer: the package's types checked in full (skipLibCheck off) under one module setting. */
+function typecheck(name: string, compilerOptions: Record<string, unknown>, files: Record<string, string>): Promise<string> {
+  const dir = join(consumer, 'types', name);
+  mkdirSync(dir, { recursive: true });
+  for (const [file, code] of Object.entries(files)) writeFileSync(join(dir, file), code);
+  const tsconfig = {
+    compilerOptions: { strict: true, noEmit: true, skipLibCheck: false, types: ['node'], typeRoots: [join(ROOT, 'node_modules', '@types')], ...compilerOptions },
+    files: Object.keys(files),
+  };
+  writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify(tsconfig));
+  return new Promise((done) => {
+    execFile(process.execPath, [TSC, '-p', dir], { cwd: dir, encoding: 'utf8', timeout: 280_000 }, (_err, stdout, stderr) => done(`${name}: ${stdout}${stderr}`));
+  });
+}
+
+const TYPED_USE = `
+  const verifier: Verifier = createVerifier({ merchants: { certificate: 'pem', privateKey: 'pem' } });
+  export async function use(token: unknown): Promise<string> {
+    try {
+      const result: Result = await verifier.verifyAndDecrypt(token);
+      return result.payment.applicationPrimaryAccountNumber;
+    } catch (err) {
+      if (err instanceof AddonLoadError) return err.tried.map((t) => t.path).join();
+      if (isApplePayError(err)) { const code: ErrorCode = err.code; return code; }
+      throw err;
+    }
+  }
+`;
 
 function runIn(args: string[], input?: string): SpawnSyncReturns<string> {
   return spawnSync(args[0]!, args.slice(1), { cwd: consumer, env: bare, encoding: 'utf8', timeout: 60_000, input });
@@ -154,4 +188,34 @@ describe('the packed package, installed where nothing can compile', () => {
     const vectors = check(runIn([cli, 'vectors']), 'applepay-verify vectors');
     expect(vectors).toMatch(/^\d+ passed, 0 failed$/m);
   });
+
+  test('publint --strict and @arethetypeswrong/cli find nothing wrong with the tarball', () => {
+    const publint = spawnSync(process.execPath, [join(ROOT, 'node_modules', 'publint', 'src', 'cli.js'), 'run', '--strict', tarballPath], { encoding: 'utf8', timeout: 120_000 });
+    expect(`${publint.stdout}${publint.stderr}`).toContain('All good');
+    expect(publint.status).toBe(0);
+    // ESM only: CommonJS loads it with require() through Node's require(esm) (Node >= 20.19, the engines
+    // floor; tested above), which attw's node16 CommonJS check predates.
+    const attw = spawnSync(
+      process.execPath,
+      [join(ROOT, 'node_modules', '@arethetypeswrong', 'cli', 'dist', 'index.js'), tarballPath, '--ignore-rules', 'cjs-resolves-to-esm', '--format', 'json'],
+      { encoding: 'utf8', timeout: 180_000 },
+    );
+    const report = JSON.parse(attw.stdout) as { analysis: { problems: unknown[] } };
+    expect(report.analysis.problems.filter((p) => (p as { kind: string }).kind !== 'CJSResolvesToESM')).toEqual([]);
+    expect(attw.status).toBe(0);
+  });
+
+  test('the types check in full (skipLibCheck off) for nodenext (ESM and require), node16, bundler and node10 consumers', async () => {
+    const esm = `import { AddonLoadError, createVerifier, isApplePayError, type ErrorCode, type Result, type Verifier } from 'applepay-verify';\n${TYPED_USE}`;
+    const cjs = `import av = require('applepay-verify');\nconst { AddonLoadError, createVerifier, isApplePayError } = av;\ntype ErrorCode = av.ErrorCode; type Result = av.Result; type Verifier = av.Verifier;\n${TYPED_USE}`;
+    // Three programs, run at once (each checks @types/node in full too, which dominates the time).
+    const cases: [string, Record<string, unknown>, Record<string, string>][] = [
+      ['nodenext', { module: 'nodenext', moduleResolution: 'nodenext', target: 'es2022' }, { 'use.mts': esm, 'use.cts': cjs }],
+      ['node16', { module: 'node16', moduleResolution: 'node16', target: 'es2022' }, { 'use.mts': esm }],
+      ['bundler', { module: 'esnext', moduleResolution: 'bundler', target: 'es2022' }, { 'use.ts': esm }],
+      ['node10', { module: 'commonjs', moduleResolution: 'node10', target: 'es2022', esModuleInterop: true }, { 'use.ts': esm }],
+    ];
+    const results = await Promise.all(cases.map(([name, options, files]) => typecheck(name, options, files)));
+    expect(results).toEqual(cases.map(([name]) => `${name}: `));
+  }, 300_000);
 });
