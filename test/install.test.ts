@@ -60,6 +60,8 @@ beforeAll(() => {
 
   // 2. npm run prebuild, then npm pack.
   check(spawnSync('npm', ['run', 'prebuild'], { cwd: src, encoding: 'utf8' }), 'npm run prebuild');
+  // A build as a user's install makes it: warnings stay warnings (-Werror is for this repository's CI).
+  if (process.platform === 'linux') expect(readFileSync(join(src, 'build', 'applepay_verify.target.mk'), 'utf8')).not.toContain('-Werror');
   const tarball = check(spawnSync('npm', ['pack', '--pack-destination', work], { cwd: src, encoding: 'utf8' }), 'npm pack')
     .trim()
     .split('\n')
