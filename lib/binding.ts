@@ -98,7 +98,8 @@ function prebuildCandidates(dir: string, machine: AddonPlatform, tried: AddonAtt
     const tags = file.split('.').slice(1, -1);
     const libc = tags.find((t) => t === 'glibc' || t === 'musl');
     const abi = tags.find((t) => /^abi\d+$/.test(t));
-    if (libc !== undefined && libc !== machine.libc) {
+    // A libc tag means something on Linux only (prebuildify writes "glibc" elsewhere too).
+    if (libc !== undefined && machine.libc !== null && libc !== machine.libc) {
       tried.push({ path: join(dir, file), outcome: `skipped: built for ${libc}, this system uses ${machine.libc ?? 'no libc tag'}` });
     } else if (abi !== undefined && !tags.includes('napi') && abi !== `abi${machine.abi}`) {
       tried.push({ path: join(dir, file), outcome: `skipped: built for Node ABI ${abi.slice(3)}, this Node is ${machine.abi}` });

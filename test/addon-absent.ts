@@ -20,7 +20,7 @@ export function packageWithoutAddon(): AbsentPackage {
   const dir = join(base, 'node_modules', 'applepay-verify');
   for (const part of ['package.json', 'dist', 'bin', 'test-vectors/real']) cpSync(join(ROOT, part), join(dir, part), { recursive: true });
   // Its runtime dependencies (pkijs) from the repository's install.
-  symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'), 'dir');
+  symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'), 'junction');
   const bin = join(dir, 'bin', 'applepay-verify.js');
   const opts = { encoding: 'utf8' as const, timeout: 30_000, cwd: base };
   return {
