@@ -8,7 +8,7 @@
 // No environment variable, working directory or configuration moves this: a payment process loads
 // only the native code inside its own package. Tests that need another build (the sanitizer runs)
 // call useAddonForTesting() before the first load; nothing in the package calls it.
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { arch, platform } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -115,10 +115,19 @@ function firstLine(err: unknown): string {
   return text.split('\n')[0]!.trim();
 }
 
+/** Whether root is this package's directory: a bundle puts this code somewhere else. */
+function isThisPackage(root: string): boolean {
+  try {
+    return (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { name?: unknown }).name === 'applepay-verify';
+  } catch {
+    return false;
+  }
+}
+
 function fixes(machine: AddonPlatform, tried: readonly AddonAttempt[], root: string): string[] {
   const refused = tried.some((t) => t.outcome.startsWith('refused'));
   const lines: string[] = [];
-  if (!existsSync(join(root, 'package.json')) || !existsSync(join(root, 'dist'))) {
+  if (!isThisPackage(root)) {
     lines.push(
       `- This code does not run from its installed package (${root} is not the package): a bundler ` +
         '(webpack, esbuild, Rollup, Vite, Next.js) copied it. Mark "applepay-verify" as external so that ' +

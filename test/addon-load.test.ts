@@ -1,11 +1,13 @@
 // The package with its addon absent (no build/, no prebuilds/), as users end up after a skipped or
 // failed build: importing it and the command's --help, --version and usage errors still work, and the
 // first call that needs native code fails with one error naming the machine, what was tried and the fix.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
 import { packageWithoutAddon } from './addon-absent.js';
-import { REAL_DIR } from './helpers.js';
+import { REAL_DIR, ROOT } from './helpers.js';
 
 const pkg = packageWithoutAddon();
 afterAll(() => pkg.remove());
@@ -109,6 +111,28 @@ describe('without the addon', () => {
       expect(r.stderr).toContain('the system refused it');
     }
   });
+});
+
+test('code copied out of its package (a bundle) is told to mark the package external; the installed package is not', () => {
+  const installed = pkg.run(verifyArgs);
+  expect(installed.stderr).not.toContain('Mark "applepay-verify" as external');
+  // What a bundler leaves: the library's code inside the app's own output, next to the app's package.json.
+  const app = mkdtempSync(join(tmpdir(), 'applepay-verify-bundled-'));
+  try {
+    cpSync(join(pkg.dir, 'dist'), join(app, 'out'), { recursive: true });
+    writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'shop-backend', type: 'module' }));
+    symlinkSync(join(ROOT, 'node_modules'), join(app, 'node_modules'), 'junction');
+    const r = spawnSync(
+      process.execPath,
+      ['--input-type=module', '-e', `import('./out/index.js').then((m) => m.createVerifier({ merchants: { certificate: 'x', privateKey: 'y' } })).catch((e) => console.log(e.message))`],
+      { cwd: app, encoding: 'utf8', timeout: 30_000 },
+    );
+    expect(r.stdout).toContain('the native addon could not be loaded');
+    expect(r.stdout).toContain('Mark "applepay-verify" as external');
+    expect(r.stdout).toContain('esbuild --external:applepay-verify');
+  } finally {
+    rmSync(app, { recursive: true, force: true });
+  }
 });
 
 function detectMusl(): boolean {
