@@ -191,14 +191,7 @@ export function loadAddonFrom(root: string): unknown {
       tried.push({ path, outcome: `refused: ${firstLine(err)}` });
     }
   }
-  const where = [
-    `platform ${machine.platform}`,
-    `arch ${machine.arch}`,
-    machine.libc === null ? null : `libc ${machine.libc}`,
-    `Node ${machine.node} (ABI ${machine.abi}, N-API ${machine.napi})`,
-  ]
-    .filter((x) => x !== null)
-    .join(', ');
+  const where = machineText(machine);
   const message = [
     `applepay-verify: the native addon could not be loaded on ${where}.`,
     'Tried:',
@@ -253,4 +246,33 @@ export function lazyAddon<T extends object>(): T {
       return d === undefined ? undefined : { ...d, configurable: true };
     },
   });
+}
+
+function machineText(machine: AddonPlatform): string {
+  return [
+    `platform ${machine.platform}`,
+    `arch ${machine.arch}`,
+    machine.libc === null ? null : `libc ${machine.libc}`,
+    `Node ${machine.node} (ABI ${machine.abi}, N-API ${machine.napi})`,
+  ]
+    .filter((x) => x !== null)
+    .join(', ');
+}
+
+/**
+ * What the install script prints when no prebuild fits and node-gyp failed (package.json "install":
+ * node-gyp-build || node dist/install-failed.js): node-gyp's own errors say what broke, this says
+ * what the package needs.
+ */
+export function installFailureAdvice(): string {
+  const machine = describeMachine();
+  return [
+    '',
+    `applepay-verify: no prebuilt addon fits ${machineText(machine)},`,
+    'and compiling one failed (node-gyp\'s output is above).',
+    'To fix:',
+    ...fixes(machine, [], PACKAGE_ROOT).filter((line) => !line.startsWith('- No prebuilt binary fits')),
+    'Then run the install again, or: npm rebuild applepay-verify',
+    '',
+  ].join('\n');
 }

@@ -23,6 +23,7 @@ let consumer: string;
 let bare: NodeJS.ProcessEnv;
 let installLog = '';
 let tarballPath: string;
+let withoutPrebuild: string;
 
 function which(name: string): string {
   return execFileSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8' }).trim();
@@ -58,7 +59,11 @@ beforeAll(() => {
   cpSync(join(ROOT, 'tsconfig.json'), join(src, 'tsconfig.json'));
   symlinkSync(join(ROOT, 'node_modules'), join(src, 'node_modules'), 'dir');
 
-  // 2. npm run prebuild, then npm pack.
+  // 2. A tarball without any prebuild (as on a platform the release does not cover), then
+  //    npm run prebuild and npm pack.
+  mkdirSync(join(work, 'bare-tarball'));
+  check(spawnSync('npm', ['pack', '--ignore-scripts', '--pack-destination', join(work, 'bare-tarball')], { cwd: src, encoding: 'utf8' }), 'npm pack');
+  withoutPrebuild = join(work, 'bare-tarball', readdirSync(join(work, 'bare-tarball'))[0]!);
   check(spawnSync('npm', ['run', 'prebuild'], { cwd: src, encoding: 'utf8' }), 'npm run prebuild');
   // A build as a user's install makes it: warnings stay warnings (-Werror is for this repository's CI).
   if (process.platform === 'linux') expect(readFileSync(join(src, 'build', 'applepay_verify.target.mk'), 'utf8')).not.toContain('-Werror');
@@ -219,5 +224,24 @@ describe('the packed package, installed where nothing can compile', () => {
     ];
     const results = await Promise.all(cases.map(([name, options, files]) => typecheck(name, options, files)));
     expect(results).toEqual(cases.map(([name]) => `${name}: `));
+  }, 300_000);
+
+  test('with no prebuild for the machine and no compiler, the install fails with what the package needs after node-gyp\'s errors', () => {
+    const app = join(work, 'app-without-prebuild');
+    mkdirSync(app);
+    writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'app2', version: '1.0.0', private: true, allowScripts: { 'applepay-verify': true } }));
+    const r = spawnSync('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--foreground-scripts', withoutPrebuild], {
+      cwd: app,
+      env: bare,
+      encoding: 'utf8',
+      timeout: 240_000,
+    });
+    expect(r.status).not.toBe(0);
+    const out = `${r.stdout}\n${r.stderr}`;
+    expect(out).toMatch(/gyp ERR/);
+    expect(out).toContain(`applepay-verify: no prebuilt addon fits platform ${process.platform}, arch ${process.arch}`);
+    expect(out).toContain('build-essential python3');
+    expect(out).toContain('apk add --no-cache build-base python3');
+    expect(out).toContain('RUN apt-get update && apt-get install -y --no-install-recommends build-essential python3');
   }, 300_000);
 });
