@@ -269,7 +269,7 @@ export function installFailureAdvice(): string {
   return [
     '',
     `applepay-verify: no prebuilt addon fits ${machineText(machine)},`,
-    'and compiling one failed (node-gyp\'s output is above).',
+    "and compiling one failed (node-gyp's output is above).",
     'To fix:',
     ...fixes(machine, [], PACKAGE_ROOT).filter((line) => !line.startsWith('- No prebuilt binary fits')),
     'Then run the install again, or: npm rebuild applepay-verify',

@@ -206,7 +206,10 @@ function maskedPayment(p: Payment): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(p)) {
     if (key === 'applicationPrimaryAccountNumber') out[key] = maskPan(String(value));
-    else if (key === 'paymentData') out[key] = Object.fromEntries(Object.keys(value as object).map((k) => [k, k === 'eciIndicator' ? (value as Record<string, unknown>)[k] : null]));
+    else if (key === 'paymentData')
+      out[key] = Object.fromEntries(
+        Object.keys(value as object).map((k) => [k, k === 'eciIndicator' ? (value as Record<string, unknown>)[k] : null]),
+      );
     else if (key === 'cardholderName' || !KNOWN_PAYMENT_FIELDS.has(key)) out[key] = null;
     else out[key] = value;
   }
@@ -290,7 +293,8 @@ function notATokenReason(bytes: Buffer): string | null {
         : 'a PEM file';
     return `is ${kind}, not an Apple Pay token: the token is the paymentData JSON`;
   }
-  if (bytes[0] === 0x30) return 'is binary DER (a certificate, key or PKCS#12 file?), not an Apple Pay token: the token is the paymentData JSON';
+  if (bytes[0] === 0x30)
+    return 'is binary DER (a certificate, key or PKCS#12 file?), not an Apple Pay token: the token is the paymentData JSON';
   if (trimmed[0] !== '{' && trimmed[0] !== '"') return 'is not JSON: expected an Apple Pay token (the paymentData object)';
   return null;
 }

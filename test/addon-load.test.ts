@@ -86,7 +86,15 @@ describe('without the addon', () => {
       }
       console.log(JSON.stringify(seen));`);
     expect(r.stderr).toBe('');
-    const seen = JSON.parse(r.stdout) as { name: string; code: string; addon: boolean; apple: boolean; tried: number; libc: string | null; message: string }[];
+    const seen = JSON.parse(r.stdout) as {
+      name: string;
+      code: string;
+      addon: boolean;
+      apple: boolean;
+      tried: number;
+      libc: string | null;
+      message: string;
+    }[];
     expect(seen).toHaveLength(2);
     for (const s of seen) {
       expect(s).toMatchObject({ name: 'ApplePayError', code: 'INTERNAL', addon: true, apple: true, tried: 2 });
@@ -124,7 +132,11 @@ test('code copied out of its package (a bundle) is told to mark the package exte
     symlinkSync(join(ROOT, 'node_modules'), join(app, 'node_modules'), 'junction');
     const r = spawnSync(
       process.execPath,
-      ['--input-type=module', '-e', `import('./out/index.js').then((m) => m.createVerifier({ merchants: { certificate: 'x', privateKey: 'y' } })).catch((e) => console.log(e.message))`],
+      [
+        '--input-type=module',
+        '-e',
+        `import('./out/index.js').then((m) => m.createVerifier({ merchants: { certificate: 'x', privateKey: 'y' } })).catch((e) => console.log(e.message))`,
+      ],
       { cwd: app, encoding: 'utf8', timeout: 30_000 },
     );
     expect(r.stdout).toContain('the native addon could not be loaded');
@@ -136,5 +148,8 @@ test('code copied out of its package (a bundle) is told to mark the package exte
 });
 
 function detectMusl(): boolean {
-  return process.report?.getReport !== undefined && (process.report.getReport() as { header: { glibcVersionRuntime?: string } }).header.glibcVersionRuntime === undefined;
+  return (
+    process.report?.getReport !== undefined &&
+    (process.report.getReport() as { header: { glibcVersionRuntime?: string } }).header.glibcVersionRuntime === undefined
+  );
 }

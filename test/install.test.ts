@@ -62,7 +62,10 @@ beforeAll(() => {
   // 2. A tarball without any prebuild (as on a platform the release does not cover), then
   //    npm run prebuild and npm pack.
   mkdirSync(join(work, 'bare-tarball'));
-  check(spawnSync('npm', ['pack', '--ignore-scripts', '--pack-destination', join(work, 'bare-tarball')], { cwd: src, encoding: 'utf8' }), 'npm pack');
+  check(
+    spawnSync('npm', ['pack', '--ignore-scripts', '--pack-destination', join(work, 'bare-tarball')], { cwd: src, encoding: 'utf8' }),
+    'npm pack',
+  );
   withoutPrebuild = join(work, 'bare-tarball', readdirSync(join(work, 'bare-tarball'))[0]!);
   check(spawnSync('npm', ['run', 'prebuild'], { cwd: src, encoding: 'utf8' }), 'npm run prebuild');
   // A build as a user's install makes it: warnings stay warnings (-Werror is for this repository's CI).
@@ -89,7 +92,10 @@ beforeAll(() => {
   mkdirSync(consumer);
   // allowScripts: npm 11 runs a dependency's install script only when the project allows it (older npm
   // ignores the field and runs it anyway); the script must then find the prebuild and compile nothing.
-  writeFileSync(join(consumer, 'package.json'), JSON.stringify({ name: 'app', version: '1.0.0', private: true, allowScripts: { 'applepay-verify': true } }));
+  writeFileSync(
+    join(consumer, 'package.json'),
+    JSON.stringify({ name: 'app', version: '1.0.0', private: true, allowScripts: { 'applepay-verify': true } }),
+  );
   const install = spawnSync(
     'npm',
     ['install', '--prefer-offline', '--no-audit', '--no-fund', '--foreground-scripts', join(work, tarball)],
@@ -111,12 +117,21 @@ function typecheck(name: string, compilerOptions: Record<string, unknown>, files
   mkdirSync(dir, { recursive: true });
   for (const [file, code] of Object.entries(files)) writeFileSync(join(dir, file), code);
   const tsconfig = {
-    compilerOptions: { strict: true, noEmit: true, skipLibCheck: false, types: ['node'], typeRoots: [join(ROOT, 'node_modules', '@types')], ...compilerOptions },
+    compilerOptions: {
+      strict: true,
+      noEmit: true,
+      skipLibCheck: false,
+      types: ['node'],
+      typeRoots: [join(ROOT, 'node_modules', '@types')],
+      ...compilerOptions,
+    },
     files: Object.keys(files),
   };
   writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify(tsconfig));
   return new Promise((done) => {
-    execFile(process.execPath, [TSC, '-p', dir], { cwd: dir, encoding: 'utf8', timeout: 280_000 }, (_err, stdout, stderr) => done(`${name}: ${stdout}${stderr}`));
+    execFile(process.execPath, [TSC, '-p', dir], { cwd: dir, encoding: 'utf8', timeout: 280_000 }, (_err, stdout, stderr) =>
+      done(`${name}: ${stdout}${stderr}`),
+    );
   });
 }
 
@@ -150,7 +165,9 @@ describe('the packed package, installed where nothing can compile', () => {
   test('the tarball holds the package and nothing of the repository besides', () => {
     const pkg = join(consumer, 'node_modules', 'applepay-verify');
     const top = readdirSync(pkg).sort();
-    expect(top).toEqual(['LICENSE', 'README.md', 'bin', 'binding.gyp', 'dist', 'native', 'package.json', 'prebuilds', 'test-vectors'].sort());
+    expect(top).toEqual(
+      ['LICENSE', 'README.md', 'bin', 'binding.gyp', 'dist', 'native', 'package.json', 'prebuilds', 'test-vectors'].sort(),
+    );
     expect(readdirSync(join(pkg, 'test-vectors')).sort()).toEqual(['README.md', 'pki', 'real', 'vectors']);
   });
 
@@ -197,14 +214,24 @@ describe('the packed package, installed where nothing can compile', () => {
   });
 
   test('publint --strict and @arethetypeswrong/cli find nothing wrong with the tarball', () => {
-    const publint = spawnSync(process.execPath, [join(ROOT, 'node_modules', 'publint', 'src', 'cli.js'), 'run', '--strict', tarballPath], { encoding: 'utf8', timeout: 120_000 });
+    const publint = spawnSync(process.execPath, [join(ROOT, 'node_modules', 'publint', 'src', 'cli.js'), 'run', '--strict', tarballPath], {
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
     expect(`${publint.stdout}${publint.stderr}`).toContain('All good');
     expect(publint.status).toBe(0);
     // ESM only: CommonJS loads it with require() through Node's require(esm) (Node >= 20.19, the engines
     // floor; tested above), which attw's node16 CommonJS check predates.
     const attw = spawnSync(
       process.execPath,
-      [join(ROOT, 'node_modules', '@arethetypeswrong', 'cli', 'dist', 'index.js'), tarballPath, '--ignore-rules', 'cjs-resolves-to-esm', '--format', 'json'],
+      [
+        join(ROOT, 'node_modules', '@arethetypeswrong', 'cli', 'dist', 'index.js'),
+        tarballPath,
+        '--ignore-rules',
+        'cjs-resolves-to-esm',
+        '--format',
+        'json',
+      ],
       { encoding: 'utf8', timeout: 180_000 },
     );
     const report = JSON.parse(attw.stdout) as { analysis: { problems: unknown[] } };
@@ -226,10 +253,13 @@ describe('the packed package, installed where nothing can compile', () => {
     expect(results).toEqual(cases.map(([name]) => `${name}: `));
   }, 300_000);
 
-  test('with no prebuild for the machine and no compiler, the install fails with what the package needs after node-gyp\'s errors', () => {
+  test("with no prebuild for the machine and no compiler, the install fails with what the package needs after node-gyp's errors", () => {
     const app = join(work, 'app-without-prebuild');
     mkdirSync(app);
-    writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'app2', version: '1.0.0', private: true, allowScripts: { 'applepay-verify': true } }));
+    writeFileSync(
+      join(app, 'package.json'),
+      JSON.stringify({ name: 'app2', version: '1.0.0', private: true, allowScripts: { 'applepay-verify': true } }),
+    );
     const r = spawnSync('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--foreground-scripts', withoutPrebuild], {
       cwd: app,
       env: bare,
