@@ -151,7 +151,7 @@ function fixes(machine: AddonPlatform, tried: readonly AddonAttempt[], root: str
       '          (older npm: npm rebuild applepay-verify, without --ignore-scripts)\n' +
       '    pnpm: pnpm approve-builds (or "pnpm": {"onlyBuiltDependencies": ["applepay-verify"]} in package.json), then pnpm rebuild applepay-verify\n' +
       '    yarn: "dependenciesMeta": {"applepay-verify": {"built": true}} with enableScripts, then yarn rebuild\n' +
-      '    bun:  "trustedDependencies": ["applepay-verify"] in package.json, then bun install',
+      '    bun:  bun pm trust applepay-verify (adds it to "trustedDependencies" and runs its script)',
   );
   lines.push(
     '- Building from source needs a C++17 compiler, make and Python 3: ' +

@@ -23,7 +23,7 @@ const FIXES = [
   '--ignore-scripts',
   'pnpm approve-builds',
   'onlyBuiltDependencies',
-  'trustedDependencies',
+  'bun pm trust applepay-verify',
   'build-essential python3',
   'apk add --no-cache build-base python3',
   'xcode-select --install',
