@@ -19,5 +19,6 @@ export default defineConfig({
       // thresholds go up as tests are added.
       thresholds: { lines: 91, statements: 87, functions: 95, branches: 82 },
     },
+    setupFiles: ['test/setup-addon.ts'],
   },
 });

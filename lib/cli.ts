@@ -5,6 +5,7 @@
 import diagnostics_channel from 'node:diagnostics_channel';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { AddonLoadError } from './binding.js';
 import {
   createVerifier,
   isApplePayError,
@@ -28,6 +29,8 @@ export interface Io {
   stdout: (text: string) => void;
   stderr: (text: string) => void;
   stdin: () => Promise<Buffer>;
+  /** True once the reader of stdout has gone away (`applepay-verify vectors | head`): stop producing output. */
+  closed?: () => boolean;
 }
 
 const USAGE = `Usage:
@@ -54,8 +57,10 @@ Options:
   --now ISO8601       verification instant, with a time zone (default: the current time)
   --max-age SECONDS   signing-time window (default 300)
   --json              print exactly one JSON object on stdout:
-                      {"ok":true,"result":{...}} or {"ok":false,"code":"...","message":"..."}
-  --reveal            human mode: show the full PAN, cryptogram, EMV data and cardholder name
+                      {"ok":true,"result":{...}} or {"ok":false,"code":"...","message":"...","details":{...}};
+                      the PAN is masked and the cryptogram, EMV data and cardholder name are null
+                      unless --reveal
+  --reveal            show the full PAN, cryptogram, EMV data and cardholder name
   --verbose           print the time of each step (parse, chain, signature, decrypt, payment) on stderr
   -h, --help          this text
   --version           the package version
@@ -184,7 +189,7 @@ function parseNow(text: string | undefined): Date | undefined {
 // ---------------------------------------------------------------------------
 // Output
 
-function jsonResult(result: Result): Record<string, unknown> {
+function jsonResult(result: Result, reveal: boolean): Record<string, unknown> {
   return {
     version: result.version,
     transactionId: result.transactionId,
@@ -192,8 +197,27 @@ function jsonResult(result: Result): Record<string, unknown> {
     ...(result.applicationData === undefined ? {} : { applicationData: result.applicationData }),
     merchantIdentifierHash: result.merchantIdentifierHash,
     publicKeyHash: result.publicKeyHash,
-    payment: result.payment,
+    payment: reveal ? result.payment : maskedPayment(result.payment),
+    masked: !reveal,
   };
+}
+
+/**
+ * The payment as --json prints it without --reveal: the same shape, the PAN cut to its last four digits
+ * and every secret value (cryptogram, EMV data, PIN block, cardholder name, fields Apple adds later) null.
+ */
+function maskedPayment(p: Payment): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(p)) {
+    if (key === 'applicationPrimaryAccountNumber') out[key] = maskPan(String(value));
+    else if (key === 'paymentData')
+      out[key] = Object.fromEntries(
+        Object.keys(value as object).map((k) => [k, k === 'eciIndicator' ? (value as Record<string, unknown>)[k] : null]),
+      );
+    else if (key === 'cardholderName' || !KNOWN_PAYMENT_FIELDS.has(key)) out[key] = null;
+    else out[key] = value;
+  }
+  return out;
 }
 
 function maskPan(pan: string): string {
@@ -252,6 +276,34 @@ function humanSummary(result: Result, reveal: boolean): string {
 }
 
 // ---------------------------------------------------------------------------
+// Input
+
+/**
+ * Files that are plainly not a token, named, so that a certificate or key given in the token's place
+ * is not answered with a parse error. Anything JSON-like goes to the library, which judges it.
+ */
+function notATokenReason(bytes: Buffer): string | null {
+  const text = bytes.subarray(0, 4096).toString('latin1');
+  const trimmed = text.replace(/^\uFEFF/, '').trimStart();
+  if (bytes.length === 0 || trimmed === '') return 'is empty: expected an Apple Pay token (JSON)';
+  const pem = /-----BEGIN ([A-Z0-9 ]+)-----/.exec(text);
+  if (pem !== null) {
+    // The label is not quoted back: output never carries a key file's text, not even its armour.
+    const label = pem[1]!;
+    const kind = /PRIVATE KEY/.test(label)
+      ? 'a private key in PEM form (give it with --key)'
+      : /CERTIFICATE/.test(label)
+        ? 'a certificate in PEM form (give it with --cert or --root)'
+        : 'a PEM file';
+    return `is ${kind}, not an Apple Pay token: the token is the paymentData JSON`;
+  }
+  if (bytes[0] === 0x30)
+    return 'is binary DER (a certificate, key or PKCS#12 file?), not an Apple Pay token: the token is the paymentData JSON';
+  if (trimmed[0] !== '{' && trimmed[0] !== '"') return 'is not JSON: expected an Apple Pay token (the paymentData object)';
+  return null;
+}
+
+// ---------------------------------------------------------------------------
 // Commands
 
 async function verifyCommand(values: Values, positionals: string[], io: Io): Promise<number> {
@@ -267,8 +319,9 @@ async function verifyCommand(values: Values, positionals: string[], io: Io): Pro
     options = verifierOptions(values);
     verifier = createVerifier(options);
   } catch (err) {
-    if (err instanceof ConfigFileError || isApplePayError(err)) {
-      report(io, json, err.code, err.message, 'configuration error');
+    if (err instanceof ConfigFileError || (isApplePayError(err) && !(err instanceof AddonLoadError))) {
+      const { message, details } = inFlagTerms(err, values);
+      report(io, json, err.code, message, 'configuration error', details);
       return EXIT_USAGE;
     }
     throw err;
@@ -280,17 +333,21 @@ async function verifyCommand(values: Values, positionals: string[], io: Io): Pro
   }
 
   const token = input === '-' ? await io.stdin() : readInput(input, 'token file');
+  const notToken = notATokenReason(token);
+  if (notToken !== null) throw new UsageError(`${input === '-' ? 'stdin' : JSON.stringify(input)} ${notToken}`);
   // The library publishes each verification's step timings; listening is all --verbose needs.
   const timings = (message: unknown): void => io.stderr(stepTimings(message as VerifyEvent));
   if (values.verbose === true) diagnostics_channel.subscribe(VERIFY_CHANNEL_NAME, timings);
   try {
     const result = await verifier.verifyAndDecrypt(token, now === undefined ? {} : { now });
-    if (json) io.stdout(`${JSON.stringify({ ok: true, result: jsonResult(result) })}\n`);
+    if (json) io.stdout(`${JSON.stringify({ ok: true, result: jsonResult(result, values.reveal === true) })}\n`);
     else io.stdout(humanSummary(result, values.reveal === true));
     return EXIT_VERIFIED;
   } catch (err) {
     if (!isApplePayError(err)) throw err;
-    report(io, json, err.code, err.message, 'rejected');
+    if (err instanceof AddonLoadError) throw err;
+    const details = { ...err.details };
+    report(io, json, err.code, `${err.message}${rejectionHint(err.code, details, values)}`, 'rejected', details);
     return EXIT_REJECTED;
   } finally {
     if (values.verbose === true) diagnostics_channel.unsubscribe(VERIFY_CHANNEL_NAME, timings);
@@ -302,9 +359,54 @@ function stepTimings(event: VerifyEvent): string {
   return `applepay-verify: ${event.code} in ${event.durationMs.toFixed(3)} ms (${steps.join(', ')})\n`;
 }
 
-function report(io: Io, json: boolean, code: string, message: string, what: string): void {
-  if (json) io.stdout(`${JSON.stringify({ ok: false, code, message })}\n`);
+function report(io: Io, json: boolean, code: string, message: string, what: string, details: Record<string, unknown> = {}): void {
+  if (json) io.stdout(`${JSON.stringify({ ok: false, code, message, details })}\n`);
   else io.stderr(`applepay-verify: ${what}: ${code}: ${message}\n`);
+}
+
+/**
+ * The library names configuration by option (merchants[1].privateKey); the command's user gave flags.
+ * Every option path in the message becomes the flag and file it came from, and details gain `flag`.
+ */
+function inFlagTerms(err: { message: string; details?: object }, values: Values): { message: string; details: Record<string, unknown> } {
+  const certs = values.cert ?? [];
+  const keys = values.key ?? [];
+  const named = (flag: string, files: readonly string[], i: number): string => (files[i] === undefined ? flag : `${flag} ${files[i]}`);
+  const flagOf = (i: number, option: string | undefined): string => {
+    switch (option) {
+      case 'certificate':
+        return named('--cert', certs, i);
+      case 'merchantIdentifier':
+        return '--merchant-id';
+      case 'passphrase':
+        return values['passphrase-env'] === undefined ? '--passphrase' : '--passphrase-env';
+      default:
+        return named('--key', keys, i);
+    }
+  };
+  const message = err.message
+    .replace(/merchants\[(\d+)\](?:\.(\w+))?/g, (_m, i: string, option: string | undefined) => flagOf(Number(i), option))
+    .replace(/\brootCertificate\b/g, '--root')
+    .replace(/\bmaxSignatureAge\b/g, '--max-age');
+  const details: Record<string, unknown> = { ...(err.details ?? {}) };
+  const field = typeof details.field === 'string' ? details.field : undefined;
+  const m = field === undefined ? null : /^merchants\[(\d+)\](?:\.(\w+))?$/.exec(field);
+  if (m !== null) details.flag = flagOf(Number(m[1]), m[2]).split(' ')[0];
+  else if (field === 'rootCertificate') details.flag = '--root';
+  else if (field === 'maxSignatureAge') details.flag = '--max-age';
+  return { message, details };
+}
+
+/** What to do about a rejection, where the command knows better than the library's message. */
+function rejectionHint(code: string, details: Record<string, unknown>, values: Values): string {
+  const signed = typeof details.signingTime === 'string' ? details.signingTime : undefined;
+  if (signed === undefined || (code !== 'SIGNING_TIME_TOO_OLD' && code !== 'SIGNING_TIME_IN_FUTURE')) return '';
+  const at = new Date(Date.parse(signed) + 5000).toISOString();
+  const now = values.now === undefined ? 'against the current time' : `at --now ${values.now}`;
+  return (
+    ` (signed at ${signed}, checked ${now}; a stored token verifies as of its signing time with --now ${at}` +
+    `${code === 'SIGNING_TIME_TOO_OLD' ? ', or within a wider window with --max-age' : ''})`
+  );
 }
 
 function vectorLine(r: VectorReport): string {
@@ -328,6 +430,7 @@ async function vectorsCommand(values: Values, positionals: string[], io: Io): Pr
   if (files.length === 0) throw new UsageError(`no *.vector.json or vector.json files under ${JSON.stringify(dir)}`);
   const reports: VectorReport[] = [];
   for (const file of files) {
+    if (io.closed?.() === true) break;
     const r = await runVector(file, dir);
     reports.push(r);
     if (values.json !== true) io.stdout(vectorLine(r));
@@ -382,6 +485,10 @@ export async function main(argv: readonly string[], io: Io = processIo()): Promi
     if (positionals[0] === 'vectors') return await vectorsCommand(values, positionals, io);
     return await verifyCommand(values, positionals, io);
   } catch (err) {
+    if (err instanceof AddonLoadError) {
+      report(io, json, err.code, err.message, 'cannot run');
+      return EXIT_USAGE;
+    }
     if (err instanceof UsageError) {
       if (json) io.stdout(`${JSON.stringify({ ok: false, code: 'USAGE', message: err.message })}\n`);
       else io.stderr(`applepay-verify: ${err.message}\nTry applepay-verify --help.\n`);
@@ -396,8 +503,23 @@ export async function main(argv: readonly string[], io: Io = processIo()): Promi
 }
 
 function processIo(): Io {
+  // A reader that goes away (`| head`) makes the next write fail with EPIPE, as an 'error' event that
+  // would otherwise end the process with a stack trace. Stop writing instead: the command ends
+  // quietly, with the exit status of what it did.
+  let closed = false;
+  const onError = (err: NodeJS.ErrnoException): void => {
+    if (err.code !== 'EPIPE') throw err;
+    closed = true;
+  };
+  process.stdout.on('error', onError);
+  process.stderr.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+  });
   return {
-    stdout: (text) => process.stdout.write(text),
+    closed: () => closed,
+    stdout: (text) => {
+      if (!closed) process.stdout.write(text);
+    },
     stderr: (text) => process.stderr.write(text),
     stdin: async () => {
       const chunks: Buffer[] = [];

@@ -14,6 +14,7 @@ import { describeMerchantKeys, type MerchantKeyInfo } from './merchant-keys.js';
 
 export { ApplePayError, ERROR_CODES, ERROR_FAMILIES, HTTP_STATUS_BY_FAMILY, errorFamily, httpStatus, isApplePayError } from './errors.js';
 export type { ErrorCode, ErrorDetails, ErrorFamily } from './errors.js';
+export { AddonLoadError, type AddonAttempt, type AddonPlatform } from './binding.js';
 export type { LastError } from './context.js';
 export type { MerchantOptions } from './merchant.js';
 export type { Payment, ThreeDSecurePaymentData, EmvPaymentData, AuthenticationResponse } from './payment.js';

@@ -121,6 +121,7 @@ function importKey(options: MerchantOptions, where: string): MerchantKeyHandle {
           : 'could not be read (not PEM, DER or PKCS#12, or a wrong passphrase)';
       throw new ApplePayError('MERCHANT_KEY_INVALID', `${where}.privateKey ${why}`, { field: `${where}.privateKey` });
     }
+    if (err instanceof ApplePayError) throw err; // the addon could not be loaded (lib/binding.ts): its own message
     throw new ApplePayError('INTERNAL', `${where}.privateKey could not be imported`, { field: `${where}.privateKey` });
   } finally {
     // Our copies of the key file; the caller's own string cannot be wiped from here.

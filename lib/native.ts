@@ -1,7 +1,7 @@
 // The contract between the TypeScript policy layer and the C++ mechanism in native/.
 // The addon validates nothing about Apple's token format: it performs cryptographic steps on bytes
 // TypeScript has already checked, and reports failures as one of a closed set of native codes.
-import { createRequire } from 'node:module';
+import { lazyAddon } from './binding.js';
 
 /**
  * Closed set of codes thrown by the addon (as `err.code` on an Error). No OpenSSL text ever crosses
@@ -116,11 +116,8 @@ export interface NativeBinding {
   rsaOaepDecrypt(key: MerchantKeyHandle, ciphertext: Uint8Array, label: Uint8Array): Buffer;
 }
 
-const require = createRequire(import.meta.url);
-
-// lib/native.ts (tests) and dist/native.js (package) both sit one level below build/. The override
-// lets the sanitizer runs (scripts/asan.sh) load an instrumented build without replacing this one.
-export const native: NativeBinding = require(process.env.APPLEPAY_VERIFY_ADDON ?? '../build/Release/applepay_verify.node') as NativeBinding;
+// Loaded on first use (lib/binding.ts): importing the package needs no native code.
+export const native: NativeBinding = lazyAddon<NativeBinding>();
 
 export function isNativeError(err: unknown): err is NativeError {
   if (!(err instanceof Error)) return false;

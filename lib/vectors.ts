@@ -5,6 +5,7 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { AddonLoadError } from './binding.js';
 import { isDeepStrictEqual } from 'node:util';
 import {
   ERROR_CODES,
@@ -285,6 +286,8 @@ export async function verifyVector(loaded: LoadedVector): Promise<Outcome> {
   try {
     verifier = createVerifier(options);
   } catch (err) {
+    // No vector can run without the addon: one explanation, not a FAIL line per vector.
+    if (err instanceof AddonLoadError) throw err;
     if (isApplePayError(err)) return { ok: false, code: err.code, message: err.message, stage: 'configuration' };
     throw err;
   }

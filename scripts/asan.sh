@@ -4,7 +4,8 @@
 #
 # build/Release/applepay_verify.node is never touched: binding.gyp and native/ are copied to
 # $ASAN_DIR/src and built there with clang, and the tests find that build through
-# APPLEPAY_VERIFY_ADDON (lib/native.ts). node itself is not instrumented, so the ASan runtime is
+# APPLEPAY_VERIFY_TEST_ADDON, which only the test harness reads (test/setup-addon.ts); the package's
+# loader (lib/binding.ts) reads no environment. node itself is not instrumented, so the ASan runtime is
 # preloaded into it. Leak detection is off for the node process: V8 and node keep process-lifetime
 # allocations that LSan reports at exit (scripts/valgrind.sh checks the addon for leaks instead).
 # ASAN_SOURCE=REV builds native/ as committed at REV; ASAN_TEST_FILES overrides the test list.
@@ -56,7 +57,7 @@ nm -D "$ADDON" | grep __asan_report >/dev/null || { echo "the addon is not instr
 # Compiled TypeScript for the worker-thread fixtures that import dist/.
 npx tsc -p tsconfig.json
 
-export APPLEPAY_VERIFY_ADDON=$ADDON
+export APPLEPAY_VERIFY_TEST_ADDON=$ADDON
 export LD_PRELOAD=$ASAN_RUNTIME
 export ASAN_OPTIONS="halt_on_error=1:detect_leaks=0:abort_on_error=0:log_path=$REPORTS/asan:alloc_dealloc_mismatch=0"
 export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:log_path=$REPORTS/ubsan"

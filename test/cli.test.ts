@@ -130,7 +130,7 @@ describe('verifying a token', () => {
     }
     const missing = run([...ec, ...testRoot, '--json', rotatedToken]);
     expect(missing.status).toBe(1);
-    expect(json(missing)).toEqual({ ok: false, code: 'MERCHANT_KEY_NOT_FOUND', message: expect.any(String) });
+    expect(json(missing)).toEqual({ ok: false, code: 'MERCHANT_KEY_NOT_FOUND', message: expect.any(String), details: expect.any(Object) });
   });
 
   test('an RSA_v1 token with the RSA merchant among two pairs', () => {
@@ -197,13 +197,14 @@ describe('verifying a token', () => {
 });
 
 describe('--json output', () => {
-  test('success: {"ok":true,"result":{...}} with the Result fields, signingTime in ISO 8601 and the payment in full', () => {
-    const r = run([...ec, ...testRoot, '--json', ecToken]);
+  test('success with --reveal: {"ok":true,"result":{...}} with the Result fields, signingTime in ISO 8601 and the payment in full', () => {
+    const r = run([...ec, ...testRoot, '--json', '--reveal', ecToken]);
     expect(r.status).toBe(0);
     const out = json(r);
     expect(Object.keys(out).sort()).toEqual(['ok', 'result']);
     const result = out.result as Record<string, unknown>;
     expect(Object.keys(result).sort()).toEqual([
+      'masked',
       'merchantIdentifierHash',
       'payment',
       'publicKeyHash',
@@ -227,17 +228,103 @@ describe('--json output', () => {
         paymentDataType: '3DSecure',
         paymentData: { onlinePaymentCryptogram: 'AOA3rpYAAAAAAAAAAAAAAAAAAAA=', eciIndicator: '7' },
       },
+      masked: false,
     });
     expect(r.stderr).toBe('');
   });
 
-  test('rejection: {"ok":false,"code","message"} and exit 1', () => {
+  test('without --reveal the PAN is masked and the cryptogram, EMV data, PIN block and cardholder name are null', () => {
+    const r = run([...ec, ...testRoot, '--json', ecToken]);
+    expect(r.status).toBe(0);
+    const result = json(r).result as Record<string, unknown>;
+    expect(result.masked).toBe(true);
+    expect(result.payment).toEqual({
+      applicationPrimaryAccountNumber: '************1111',
+      applicationExpirationDate: '311231',
+      currencyCode: '840',
+      transactionAmount: 1999,
+      deviceManufacturerIdentifier: '040010030273',
+      paymentDataType: '3DSecure',
+      paymentData: { onlinePaymentCryptogram: null, eciIndicator: '7' },
+    });
+    expect(r.stdout).not.toContain('4111111111111111');
+    expect(r.stdout).not.toContain('AOA3rpYAAAAAAAAAAAAAAAAAAAA=');
+    const emv = run([...ec, ...testRoot, '--json', emvToken]);
+    const payment = (json(emv).result as { payment: Record<string, unknown> }).payment;
+    expect(payment).toMatchObject({
+      applicationPrimaryAccountNumber: '************0012',
+      cardholderName: null,
+      paymentDataType: 'EMV',
+      paymentData: { emvData: null, encryptedPINData: null },
+    });
+    for (const secret of ['5413330089010012', 'Jane Appleseed', 'nyYIw6Gy1OX2Bwg=', '8c1ab1c3d9a0ef61']) expect(emv.stdout).not.toContain(secret);
+    const revealed = run([...ec, ...testRoot, '--json', '--reveal', emvToken]);
+    expect(revealed.stdout).toContain('5413330089010012');
+    expect(revealed.stdout).toContain('Jane Appleseed');
+  });
+
+  test('rejection: {"ok":false,"code","message","details"} and exit 1', () => {
     const r = run([...ec, '--now', '2025-03-01T11:58:00Z', '--root', join(PKI, 'root.pem'), '--json', ecToken]);
     expect(r.status).toBe(1);
     const out = json(r);
-    expect(Object.keys(out).sort()).toEqual(['code', 'message', 'ok']);
-    expect(out).toMatchObject({ ok: false, code: 'SIGNING_TIME_IN_FUTURE' });
+    expect(Object.keys(out).sort()).toEqual(['code', 'details', 'message', 'ok']);
+    expect(out).toMatchObject({ ok: false, code: 'SIGNING_TIME_IN_FUTURE', details: { signingTime: '2025-03-01T12:00:00.000Z' } });
     expect(typeof out.message).toBe('string');
+    const chain = json(run([...ec, '--now', NOW, '--json', ecToken]));
+    expect(chain).toMatchObject({ ok: false, code: 'CHAIN_UNTRUSTED', details: expect.any(Object) });
+  });
+
+  test('an expired token names its signing time and the --now that verifies it', () => {
+    const r = run([...ec, '--root', join(PKI, 'root.pem'), '--now', '2025-03-01T12:30:00Z', ecToken]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('SIGNING_TIME_TOO_OLD');
+    expect(r.stderr).toContain('signed at 2025-03-01T12:00:00.000Z');
+    expect(r.stderr).toContain('checked at --now 2025-03-01T12:30:00Z');
+    expect(r.stderr).toContain('--now 2025-03-01T12:00:05.000Z');
+    expect(r.stderr).toContain('--max-age');
+    // The --now it suggests does verify the token.
+    expect(run([...ec, '--root', join(PKI, 'root.pem'), '--now', '2025-03-01T12:00:05.000Z', ecToken]).status).toBe(0);
+    const out = json(run([...ec, '--root', join(PKI, 'root.pem'), '--json', ecToken]));
+    expect(out).toMatchObject({ ok: false, code: 'SIGNING_TIME_TOO_OLD', details: { signingTime: '2025-03-01T12:00:00.000Z' } });
+    expect(out.message).toContain('checked against the current time');
+  });
+
+  test('a file that is not a token says what it is', () => {
+    const cases: [string, RegExp][] = [
+      [join(PKI, 'merchant-ec.key.pem'), /is a private key in PEM form \(give it with --key\), not an Apple Pay token/],
+      [join(PKI, 'merchant-ec.pem'), /is a certificate in PEM form \(give it with --cert or --root\), not an Apple Pay token/],
+      [join(PKI, 'merchant-ec.p12'), /is binary DER .*not an Apple Pay token/],
+      [file('empty.json', ''), /is empty/],
+      [file('words.txt', 'hello'), /is not JSON/],
+    ];
+    for (const [path, message] of cases) {
+      const r = run([...ec, ...testRoot, path]);
+      expect(r.status, path).toBe(2);
+      expect(r.stderr).toMatch(message);
+      expect(r.stderr).toContain(JSON.stringify(path));
+      expect(json(run([...ec, ...testRoot, '--json', path]))).toMatchObject({ ok: false, code: 'USAGE', message: expect.stringMatching(message) });
+    }
+    // From stdin too.
+    expect(run([...ec, ...testRoot, '-'], readFileSync(join(PKI, 'merchant-ec.pem'), 'utf8')).stderr).toMatch(/^applepay-verify: stdin is a certificate/);
+  });
+
+  test('configuration errors name the flag and file, not the library option', () => {
+    const cases: [string[], string, string][] = [
+      [['--cert', join(PKI, 'merchant-ec.pem'), '--key', join(PKI, 'merchant-ec-rotated.key.pem')], '--key', join(PKI, 'merchant-ec-rotated.key.pem')],
+      [['--cert', join(PKI, 'wwdr.pem'), '--key', join(PKI, 'wwdr.key.pem')], '--cert', join(PKI, 'wwdr.pem')],
+      [[...ec, '--cert', join(PKI, 'merchant-ec.pem'), '--key', join(PKI, 'merchant-ec.key.pem')], '--key', join(PKI, 'merchant-ec.key.pem')],
+      [['--cert', join(PKI, 'merchant-ec.pem'), '--key', join(PKI, 'merchant-ec.pem')], '--key', join(PKI, 'merchant-ec.pem')],
+    ];
+    for (const [args, flag, path] of cases) {
+      const out = json(run([...args, '--json', '--now', NOW, ecToken]));
+      expect(out.message, args.join(' ')).not.toMatch(/merchants\[/);
+      expect(out.message).toContain(`${flag} ${path}`);
+      expect(out.details).toMatchObject({ flag });
+      const human = run([...args, '--now', NOW, ecToken]);
+      expect(human.stderr).not.toMatch(/merchants\[/);
+      expect(human.stderr).toContain(`${flag} ${path}`);
+    }
+    expect(json(run([...ec, '--root', join(PKI, 'merchant-ec.pem'), '--json', ecToken]))).toMatchObject({ code: 'ROOT_CERT_INVALID', details: { flag: '--root' } });
   });
 
   test("configuration errors exit 2 with the library's code", () => {
@@ -256,7 +343,7 @@ describe('--json output', () => {
       const r = run([...args, '--json', '--now', NOW, ecToken]);
       expect(r.status, `${code}: ${args.join(' ')}`).toBe(2);
       const out = json(r);
-      expect(Object.keys(out).sort()).toEqual(['code', 'message', 'ok']);
+      expect(Object.keys(out).sort()).toEqual(['code', 'details', 'message', 'ok']);
       expect(out).toMatchObject({ ok: false, code });
       expect((ERROR_CODES as readonly string[]).includes(code)).toBe(true);
     }
@@ -292,6 +379,24 @@ describe('--json output', () => {
       expect(human.status).toBe(2);
       expect(human.stdout).toBe('');
       expect(human.stderr).toMatch(/^applepay-verify: /);
+    }
+  });
+});
+
+describe('a closed pipe', () => {
+  test('`applepay-verify vectors | head -1` ends quietly: no EPIPE, no stack trace, exit 0', () => {
+    const script = `"${process.execPath}" "${BIN}" vectors | head -1; echo "status=\${PIPESTATUS[0]}" >&2`;
+    const r = spawnSync('bash', ['-c', script], { encoding: 'utf8', timeout: 60_000 });
+    expect(r.stdout).toMatch(/^PASS {2}\S+/);
+    expect(r.stdout.trimEnd().split('\n')).toHaveLength(1);
+    expect(r.stderr).toBe('status=0\n');
+  });
+
+  test('--help and --json into a closed pipe end quietly too', () => {
+    for (const args of [['--help'], [...ec, ...testRoot, '--json', ecToken]]) {
+      const script = `"${process.execPath}" "${BIN}" ${args.map((a) => `"${a}"`).join(' ')} | head -c 1 >/dev/null; echo "status=\${PIPESTATUS[0]}" >&2`;
+      const r = spawnSync('bash', ['-c', script], { encoding: 'utf8', timeout: 60_000 });
+      expect(r.stderr, args.join(' ')).toBe('status=0\n');
     }
   });
 });
@@ -342,10 +447,11 @@ function runRealSet(set: ReturnType<typeof loadRealSet>): Run {
   const now = new Date(set.signingTime.getTime() + 5000).toISOString();
   return run([
     '--json',
+    '--reveal',
     '--cert',
     join(dir, 'merchant_cert.pem'),
     '--key',
-    join(dir, 'merchant_key.pem'),
+    join(dir, 'merchant_key.TEST-KEY.pem'),
     '--now',
     now,
     join(dir, 'token.json'),
@@ -377,7 +483,7 @@ test('no key material, passphrase or PAN in human mode was ever printed', () => 
     join(PKI, 'merchant-rsa.key.pem'),
     join(PKI, 'root.key.pem'),
     join(PKI, 'wwdr.key.pem'),
-    ...REAL_APPLE_SETS.map((n) => join(REAL_DIR, n, 'merchant_key.pem')),
+    ...REAL_APPLE_SETS.map((n) => join(REAL_DIR, n, 'merchant_key.TEST-KEY.pem')),
   ];
   // Every line of base64 inside the key PEMs: any of them appearing would mean key bytes leaked.
   const keyLines = keyFiles.flatMap((f) =>

@@ -109,7 +109,7 @@ describe('vector files', () => {
     for (const set of REAL_SETS) {
       const v = read(join(REAL_DIR, set, 'vector.json'));
       expect(v.tokenFile).toBe('token.json');
-      expect(v.merchants).toEqual([{ certificate: 'merchant_cert.pem', privateKey: 'merchant_key.pem' }]);
+      expect(v.merchants).toEqual([{ certificate: 'merchant_cert.pem', privateKey: 'merchant_key.TEST-KEY.pem' }]);
       expect(v.root).toBe('apple');
       expect(v.provenance).toMatchObject({ source: 'real', commit: expect.stringMatching(/^[0-9a-f]{40}$/) });
       if (v.expected.ok) expect(v.expected.payment).toEqual(JSON.parse(readFileSync(join(REAL_DIR, set, 'expected.json'), 'utf8')));
@@ -219,7 +219,7 @@ describe('applepay-verify vectors (the real bin)', () => {
     // A copy of a real set, with its expectation turned into a wrong one.
     const set = join(dir, 'gala');
     mkdirSync(set);
-    for (const f of ['token.json', 'merchant_cert.pem', 'merchant_key.pem'])
+    for (const f of ['token.json', 'merchant_cert.pem', 'merchant_key.TEST-KEY.pem'])
       copyFileSync(join(REAL_DIR, 'gala-seatgeek-2014', f), join(set, f));
     const v = read(join(REAL_DIR, 'gala-seatgeek-2014', 'vector.json'));
     writeFileSync(join(set, 'vector.json'), JSON.stringify(v));

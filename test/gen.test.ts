@@ -399,7 +399,7 @@ describe('(c) encryption round-trips through an independent decryptor', () => {
     for (const set of ['gala-seatgeek-2014', 'basistheory-ec-2023-03', 'basistheory-rsa-2024']) {
       const dir = realDir(set);
       const meta = JSON.parse(readFileSync(new URL('meta.json', dir), 'utf8')) as { merchantIdHashHex: string };
-      const key = createPrivateKey(readFileSync(new URL('merchant_key.pem', dir)));
+      const key = createPrivateKey(readFileSync(new URL('merchant_key.TEST-KEY.pem', dir)));
       const { plaintext } = decrypt(realToken(set), key, meta.merchantIdHashHex);
       expect(JSON.parse(plaintext.toString('utf8'))).toEqual(JSON.parse(readFileSync(new URL('expected.json', dir), 'utf8')));
     }

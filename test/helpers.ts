@@ -35,7 +35,7 @@ export function loadRealSet(name: string): RealSet {
     token: readJson(join(dir, 'token.json')),
     fullToken,
     certificate: readFileSync(join(dir, 'merchant_cert.pem'), 'utf8'),
-    privateKey: readFileSync(join(dir, 'merchant_key.pem'), 'utf8'),
+    privateKey: readFileSync(join(dir, 'merchant_key.TEST-KEY.pem'), 'utf8'),
     expected: readJson(join(dir, 'expected.json')),
     meta,
     // meta.json writes OpenSSL's "Mar 20 20:46:55 2023 GMT"; Date reads that form.

@@ -32,7 +32,7 @@ const MAX_INPUT = 1024 * 1024;
 function loadToken(name: string): { token: Record<string, any>; partyV: Buffer; keyPem: Buffer } {
   const token = JSON.parse(readFileSync(`${REAL}${name}/token.json`, 'utf8')) as Record<string, any>;
   const meta = JSON.parse(readFileSync(`${REAL}${name}/meta.json`, 'utf8')) as { merchantIdHashHex: string };
-  return { token, partyV: Buffer.from(meta.merchantIdHashHex, 'hex'), keyPem: readFileSync(`${REAL}${name}/merchant_key.pem`) };
+  return { token, partyV: Buffer.from(meta.merchantIdHashHex, 'hex'), keyPem: readFileSync(`${REAL}${name}/merchant_key.TEST-KEY.pem`) };
 }
 
 const gala = loadToken('gala-seatgeek-2014');

@@ -41,7 +41,7 @@ function loadSets(): RealSet[] {
       return {
         name: d.name,
         token: JSON.parse(readFileSync(join(dir, 'token.json'), 'utf8')) as TokenJson,
-        keyPem: readFileSync(join(dir, 'merchant_key.pem')),
+        keyPem: readFileSync(join(dir, 'merchant_key.TEST-KEY.pem')),
         certPem: readFileSync(join(dir, 'merchant_cert.pem'), 'utf8'),
         expected: JSON.parse(readFileSync(join(dir, 'expected.json'), 'utf8')) as unknown,
         merchantIdHashHex: meta.merchantIdHashHex,

@@ -37,7 +37,7 @@ function load(name: string): SetData {
   return {
     name,
     version: token.version,
-    keyPem: readFileSync(`${REAL}${name}/merchant_key.pem`, 'utf8'),
+    keyPem: readFileSync(`${REAL}${name}/merchant_key.TEST-KEY.pem`, 'utf8'),
     header: token.header.ephemeralPublicKey ?? token.header.wrappedKey!,
     partyV: meta.merchantIdHashHex,
     data: token.data,

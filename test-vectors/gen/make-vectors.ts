@@ -1221,7 +1221,7 @@ function realDrafts(): { set: string; draft: Omit<Draft, 'group' | 'name'> }[] {
             : `Real ${meta.version} production token (${set}), verified with the bundled Apple Root CA - G3 five seconds after its signing time`,
           recipe: readme.split('\n')[0] ?? set,
           tokenFile: join(dir, 'token.json'),
-          merchants: [{ certificate: join(dir, 'merchant_cert.pem'), privateKey: join(dir, 'merchant_key.pem') }],
+          merchants: [{ certificate: join(dir, 'merchant_cert.pem'), privateKey: join(dir, 'merchant_key.TEST-KEY.pem') }],
           root: 'apple',
           now: later(signingTime, 5),
           expected,
