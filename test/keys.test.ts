@@ -248,7 +248,7 @@ describe('keys import', () => {
       '--cert',
       join(dir, 'merchant_cert.pem'),
       '--key',
-      join(dir, 'merchant_key.pem'),
+      join(dir, 'merchant_key.TEST-KEY.pem'),
       '--now',
       '2015-01-01T00:00:00Z',
       '--json',
