@@ -8,7 +8,7 @@ import { indexMerchants, loadMerchant, type Merchant, type MerchantOptions } fro
 import { DEFAULT_TOKEN_LIMITS, TOKEN_VERSIONS, type TokenVersion } from './token.js';
 import { startTimer, type StepTimer } from './observe.js';
 import type { ReplayGuard } from './replay.js';
-import { verifyToken, verifyTokenSync, type Policy, type Result } from './verify.js';
+import { verifyToken, verifyTokenSync, type VerifierState, type Result } from './verify.js';
 
 export { ApplePayError, ERROR_CODES, isApplePayError } from './errors.js';
 export type { ErrorCode, ErrorDetails } from './errors.js';
@@ -172,7 +172,7 @@ function prevalidateIntermediates(chains: ChainValidator, input: unknown, bundle
 }
 
 class ApplePayVerifier implements Verifier {
-  readonly #policy: Policy;
+  readonly #state: VerifierState;
   readonly #clock: () => Date;
 
   constructor(options: VerifierOptions) {
@@ -201,7 +201,7 @@ class ApplePayVerifier implements Verifier {
       throw configError('replayGuard must have a claim(transactionId, expiresAt) method', 'replayGuard');
     }
     this.#clock = clock;
-    this.#policy = {
+    this.#state = {
       chains,
       replayGuard,
       merchants,
@@ -224,7 +224,7 @@ class ApplePayVerifier implements Verifier {
     const scope = openScope(this);
     const timer = startTimer();
     try {
-      const result = await verifyToken(this.#policy, token, this.#now(options), timer);
+      const result = await verifyToken(this.#state, token, this.#now(options), timer);
       timer?.publish('OK');
       return result;
     } catch (err) {
@@ -236,7 +236,7 @@ class ApplePayVerifier implements Verifier {
     const scope = openScope(this);
     const timer = startTimer();
     try {
-      const result = verifyTokenSync(this.#policy, token, this.#now(options), timer);
+      const result = verifyTokenSync(this.#state, token, this.#now(options), timer);
       timer?.publish('OK');
       return result;
     } catch (err) {

@@ -3,16 +3,17 @@
 // transactionId is claimed against replay only after everything else has passed.
 import type { Chain, ChainValidator } from './chain.js';
 import { parseSignedData, type SignerInfo } from './cms.js';
-import { decryptAsync, decryptSync } from './decrypt.js';
+import { callToken, mapNativeError, settle } from './decrypt.js';
 import { ApplePayError } from './errors.js';
 import type { Merchant } from './merchant.js';
 import type { StepTimer } from './observe.js';
 import { parsePayment, type Payment } from './payment.js';
 import type { ReplayGuard } from './replay.js';
-import { checkSigner, freshnessProblem, verifySignerAsync, verifySignerSync, type FreshnessPolicy } from './signature.js';
+import { checkSigner, freshnessProblem, type FreshnessPolicy } from './signature.js';
 import { parseToken, signedContent, type ParsedToken, type TokenLimits, type TokenVersion } from './token.js';
 
-export interface Policy extends FreshnessPolicy {
+/** What a verifier holds across verifications: its configuration, the chain cache and the replay store. */
+export interface VerifierState extends FreshnessPolicy {
   readonly chains: ChainValidator;
   readonly merchants: ReadonlyMap<string, Merchant>;
   readonly versions: ReadonlySet<TokenVersion>;
@@ -34,34 +35,44 @@ export interface Result {
   payment: Payment;
 }
 
-interface Checked {
+/**
+ * Everything decided before the public-key work. `merchant` is null exactly when `refusal` is set:
+ * the run step then has the addon check the signature and, if it verifies, throws the refusal.
+ */
+export interface Plan {
   readonly token: ParsedToken;
   readonly signer: SignerInfo;
   readonly chain: Chain;
+  readonly merchant: Merchant | null;
+  readonly refusal: ApplePayError | null;
 }
 
-// Steps 1-2 up to the public-key operation: parse, read the CMS, check the chain, check the signer.
-function checkUntilSignature(policy: Policy, input: unknown, timer: StepTimer | null): Checked {
-  const token = parseToken(input, policy.limits);
+// The plan step, synchronous for both APIs: parse, read the CMS, check the chain and the signer,
+// then freshness and the merchant key. Failures up to the signer throw here; a failure of freshness
+// or of the merchant key is only recorded, because Apple checks the signature first.
+function plan(state: VerifierState, input: unknown, now: Date, timer: StepTimer | null): Plan {
+  const token = parseToken(input, state.limits);
   if (timer !== null) timer.version = token.version;
-  if (!policy.versions.has(token.version)) {
+  if (!state.versions.has(token.version)) {
     throw new ApplePayError('UNSUPPORTED_VERSION', `token version ${token.version} is not enabled`, { field: 'version' });
   }
   const { certificates, signer } = parseSignedData(token.signature, token.version);
   timer?.step('parse');
-  const chain = policy.chains.validate(certificates, token.version, signer.signingTime);
+  const chain = state.chains.validate(certificates, token.version, signer.signingTime);
   timer?.step('chain');
   checkSigner(signer, chain, signedContent(token));
-  return { token, signer, chain };
+  const next = chooseMerchant(state, token, signer, now);
+  return next instanceof ApplePayError
+    ? { token, signer, chain, merchant: null, refusal: next }
+    : { token, signer, chain, merchant: next, refusal: null };
 }
 
-// Step 2.8 (freshness) and step 3 (the merchant key that publicKeyHash names, of the type the version
-// needs), decided before the public-key work so the addon can verify and decrypt in one call. Apple
-// checks the signature first: a failure here is returned, and thrown only once the signature verified.
-function nextStep(policy: Policy, { token, signer }: Checked, now: Date): Merchant | ApplePayError {
-  const stale = freshnessProblem(signer.signingTime, now, policy);
+// Step 2.8 (freshness) and step 3 (the merchant key that publicKeyHash names, of the type the
+// version needs): the merchant to decrypt for, or the refusal to give once the signature verified.
+function chooseMerchant(state: VerifierState, token: ParsedToken, signer: SignerInfo, now: Date): Merchant | ApplePayError {
+  const stale = freshnessProblem(signer.signingTime, now, state);
   if (stale !== null) return stale;
-  const merchant = policy.merchants.get(token.publicKeyHash.toString('base64'));
+  const merchant = state.merchants.get(token.publicKeyHash.toString('base64'));
   if (merchant === undefined || merchant.version !== token.version) {
     return new ApplePayError(
       'MERCHANT_KEY_NOT_FOUND',
@@ -74,8 +85,32 @@ function nextStep(policy: Policy, { token, signer }: Checked, now: Date): Mercha
   return merchant;
 }
 
-function finish(token: ParsedToken, signingTime: Date, merchant: Merchant, plaintext: Buffer, timer: StepTimer | null): Result {
-  timer?.step('decrypt');
+// The run step: one native token operation (signature, then decryption unless a refusal is pending),
+// inline or on the thread pool. These two functions are the only place the APIs differ.
+function runSync(p: Plan, timer: StepTimer | null): Buffer {
+  let out: unknown;
+  try {
+    out = callToken(p, false, timer?.phases ?? null);
+  } catch (err) {
+    throw mapNativeError(err);
+  }
+  timer?.native(p.refusal !== null);
+  return settle(out, p.refusal);
+}
+
+async function runAsync(p: Plan, timer: StepTimer | null): Promise<Buffer> {
+  let out: unknown;
+  try {
+    out = await (callToken(p, true, timer?.phases ?? null) as Promise<unknown>);
+  } catch (err) {
+    throw mapNativeError(err);
+  }
+  timer?.native(p.refusal !== null);
+  return settle(out, p.refusal);
+}
+
+function finish(p: Plan, plaintext: Buffer, timer: StepTimer | null): Result {
+  const { token, signer } = p;
   let payment: Payment;
   try {
     payment = parsePayment(plaintext);
@@ -86,8 +121,8 @@ function finish(token: ParsedToken, signingTime: Date, merchant: Merchant, plain
   const result: Result = {
     version: token.version,
     transactionId: token.transactionId,
-    signingTime,
-    merchantIdentifierHash: merchant.merchantIdentifierHash.toString('hex'),
+    signingTime: signer.signingTime,
+    merchantIdentifierHash: p.merchant!.merchantIdentifierHash.toString('hex'),
     publicKeyHash: token.publicKeyHash.toString('base64'),
     payment,
   };
@@ -95,47 +130,24 @@ function finish(token: ParsedToken, signingTime: Date, merchant: Merchant, plain
   return result;
 }
 
-// With a subscriber timing the steps, signature and decryption run as two calls so each has its time.
-export function verifyTokenSync(policy: Policy, input: unknown, now: Date, timer: StepTimer | null): Result {
-  if (policy.replayGuard !== null) {
+export function verifyTokenSync(state: VerifierState, input: unknown, now: Date, timer: StepTimer | null): Result {
+  if (state.replayGuard !== null) {
     throw new ApplePayError('CONFIG_INVALID', 'a verifier with a replayGuard must use the asynchronous verifyAndDecrypt', {
       field: 'replayGuard',
     });
   }
-  const checked = checkUntilSignature(policy, input, timer);
-  const { token, signer, chain } = checked;
-  const next = nextStep(policy, checked, now);
-  let plaintext: Buffer;
-  if (next instanceof ApplePayError || timer !== null) {
-    verifySignerSync(signer, chain);
-    timer?.step('signature');
-    if (next instanceof ApplePayError) throw next;
-    plaintext = decryptSync(next, token);
-  } else {
-    plaintext = decryptSync(next, token, checked);
-  }
-  return finish(token, signer.signingTime, next, plaintext, timer);
+  const p = plan(state, input, now, timer);
+  return finish(p, runSync(p, timer), timer);
 }
 
-export async function verifyToken(policy: Policy, input: unknown, now: Date, timer: StepTimer | null): Promise<Result> {
-  const checked = checkUntilSignature(policy, input, timer);
-  const { token, signer, chain } = checked;
-  const next = nextStep(policy, checked, now);
-  let plaintext: Buffer;
-  if (next instanceof ApplePayError || timer !== null) {
-    await verifySignerAsync(signer, chain);
-    timer?.step('signature');
-    if (next instanceof ApplePayError) throw next;
-    plaintext = await decryptAsync(next, token);
-  } else {
-    plaintext = await decryptAsync(next, token, checked);
-  }
-  const result = finish(token, signer.signingTime, next, plaintext, timer);
-  if (policy.replayGuard !== null) {
+export async function verifyToken(state: VerifierState, input: unknown, now: Date, timer: StepTimer | null): Promise<Result> {
+  const p = plan(state, input, now, timer);
+  const result = finish(p, await runAsync(p, timer), timer);
+  if (state.replayGuard !== null) {
     // Last, so that a forged or broken token can never use up a genuine transactionId. The entry must
     // outlive the token's acceptance window: signing time + maximum age (+ skew, for clocks behind).
-    const expiresAt = new Date(signer.signingTime.getTime() + policy.maxSignatureAge + policy.maxClockSkew);
-    await claimTransaction(policy.replayGuard, token.transactionId, expiresAt);
+    const expiresAt = new Date(p.signer.signingTime.getTime() + state.maxSignatureAge + state.maxClockSkew);
+    await claimTransaction(state.replayGuard, p.token.transactionId, expiresAt);
     timer?.step('replay');
   }
   return result;
