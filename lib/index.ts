@@ -52,6 +52,13 @@ export interface VerifierOptions {
    * with REPLAY_DETECTED, a failing store with REPLAY_STORE_UNAVAILABLE. Async API only.
    */
   replayGuard?: ReplayGuard;
+  /**
+   * Keep lastError() per async context (default false). On Node 20 this turns on promise hooks for
+   * the whole process once the first verification runs, which makes every `await` in the
+   * application two to three times slower; without it, failures are only thrown (as ever) and
+   * lastError() returns null.
+   */
+  trackLastError?: boolean;
 }
 
 export interface VerifyOptions {
@@ -64,7 +71,10 @@ export interface Verifier {
   verifyAndDecrypt(token: unknown, options?: VerifyOptions): Promise<Result>;
   /** The same, on the calling thread: for scripts and workers that gain nothing from the thread pool. */
   verifyAndDecryptSync(token: unknown, options?: VerifyOptions): Result;
-  /** The failure of this verifier's latest verification in the current async context, or null. */
+  /**
+   * The failure of this verifier's latest verification in the current async context, or null. Needs
+   * the `trackLastError` option; always null without it.
+   */
   lastError(): LastError | null;
 }
 
@@ -78,6 +88,7 @@ const KNOWN_OPTIONS = new Set([
   'maxTokenBytes',
   'chainCacheSize',
   'intermediates',
+  'trackLastError',
   'replayGuard',
 ]);
 const KNOWN_MERCHANT_OPTIONS = new Set(['certificate', 'privateKey', 'passphrase', 'merchantIdentifier']);
@@ -174,6 +185,7 @@ function prevalidateIntermediates(chains: ChainValidator, input: unknown, bundle
 class ApplePayVerifier implements Verifier {
   readonly #state: VerifierState;
   readonly #clock: () => Date;
+  readonly #trackLastError: boolean;
 
   constructor(options: VerifierOptions) {
     if (typeof options !== 'object' || options === null) throw configError('options must be an object', 'options');
@@ -200,6 +212,9 @@ class ApplePayVerifier implements Verifier {
     if (replayGuard !== null && (typeof replayGuard !== 'object' || typeof replayGuard.claim !== 'function')) {
       throw configError('replayGuard must have a claim(transactionId, expiresAt) method', 'replayGuard');
     }
+    const trackLastError = options.trackLastError ?? false;
+    if (typeof trackLastError !== 'boolean') throw configError('trackLastError must be a boolean', 'trackLastError');
+    this.#trackLastError = trackLastError;
     this.#clock = clock;
     this.#state = {
       chains,
@@ -221,7 +236,7 @@ class ApplePayVerifier implements Verifier {
   }
 
   async verifyAndDecrypt(token: unknown, options?: VerifyOptions): Promise<Result> {
-    const scope = openScope(this);
+    const scope = openScope(this, this.#trackLastError);
     const timer = startTimer();
     try {
       const result = await verifyToken(this.#state, token, this.#now(options), timer);
@@ -233,7 +248,7 @@ class ApplePayVerifier implements Verifier {
   }
 
   verifyAndDecryptSync(token: unknown, options?: VerifyOptions): Result {
-    const scope = openScope(this);
+    const scope = openScope(this, this.#trackLastError);
     const timer = startTimer();
     try {
       const result = verifyTokenSync(this.#state, token, this.#now(options), timer);
@@ -270,7 +285,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
 /** One token, one call: for scripts. A server should create its verifier once. */
 export async function verifyAndDecrypt(token: unknown, options: VerifierOptions & VerifyOptions): Promise<Result> {
   const { now, ...verifierOptions } = options;
-  const scope = openScope(verifyAndDecrypt);
+  const scope = openScope(verifyAndDecrypt, options.trackLastError === true);
   let verifier: Verifier;
   try {
     verifier = createVerifier(verifierOptions);
@@ -280,7 +295,10 @@ export async function verifyAndDecrypt(token: unknown, options: VerifierOptions 
   return verifier.verifyAndDecrypt(token, now === undefined ? {} : { now });
 }
 
-/** The failure of the latest verification in the current async context, or null if it succeeded. */
+/**
+ * The failure of the latest verification in the current async context, or null if it succeeded, by
+ * a verifier created with `trackLastError: true` (null for all others).
+ */
 export function lastError(): LastError | null {
   return currentLastError();
 }

@@ -29,7 +29,7 @@ function cases(n: number): Case[] {
 }
 
 describe('concurrent verifications', () => {
-  const verifier = testVerifier();
+  const verifier = testVerifier({ trackLastError: true });
   const all = cases(200);
 
   async function handle(c: Case): Promise<{ outcome: Case['expected']; last: ReturnType<typeof lastError>; own: ReturnType<typeof lastError> }> {

@@ -39,7 +39,7 @@ function mintCorpus(): string[] {
 }
 
 const tokens = mintCorpus();
-const verifier = testVerifier();
+const verifier = testVerifier({ trackLastError: true });
 const sequential: Verdict[] = tokens.map((t) => verdictSync(verifier, t, now));
 
 function codeOf(v: Verdict): ErrorCode | null {

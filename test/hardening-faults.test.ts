@@ -89,7 +89,7 @@ const merchantHandle = (): unknown => merchantKeyHandle;
 const random = (n: number) => Buffer.from(Array.from({ length: n }, (_, i) => (i * 131 + 17) & 0xff));
 
 describe('faults in the addon during verification', () => {
-  const verifier = testVerifier();
+  const verifier = testVerifier({ trackLastError: true });
   const cases: [string, Fault, readonly ErrorCode[]][] = [
     [
       'throws a plain Error',
