@@ -581,33 +581,27 @@ async function main(): Promise<void> {
   writeFileSync(join(ROOT, 'bench', 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
 
   if (!QUICK) {
+    // The run goes between the markers; the rest of docs/performance.md is written by hand.
     mkdirSync(join(ROOT, 'docs'), { recursive: true });
-    const doc = [
-      '# Performance',
-      '',
-      'What a verification costs, measured by `npm run bench` against two limits taken in the same process and the same',
-      'interleaved rounds: the **OpenSSL limit** (the public-key operations a token cannot avoid, through the addon\'s bare',
-      'primitives: EC_v1 = one P-256 ECDSA verify + one P-256 ECDH; RSA_v1 = one RSA-2048 PKCS#1 v1.5 verify + one RSA-2048',
-      'OAEP decrypt, since an RSA_v1 token is signed by an RSA leaf) and the **node:crypto floor** (the same operations',
-      'through node:crypto, slower per call). Ratios within one run are the reliable figures: the machine is shared, and',
-      'absolute times move with its load (the load average is printed below).',
-      '',
-      'Tracking `lastError()` per async context is opt-in (`trackLastError: true`): on Node 20 it turns on promise hooks',
-      'for the whole process, and the row "after one verification with trackLastError" shows what that costs every',
-      '`await` in the application. Without it the package leaves unrelated `await`s as they were.',
-      '',
-      `## Latest full run`,
-      '',
-      `Node ${results.machine.node}, OpenSSL ${results.machine.openssl}, ${results.machine.cpus} vCPU, ${results.date.slice(0, 10)}: ${ec.length} distinct EC_v1 and ${rsa.length} RSA_v1 tokens under one test PKI, ${chains.length} EC_v1 tokens with distinct leaves, ${ROUNDS} interleaved rounds. Raw figures: bench/results.json.`,
+    const docPath = join(ROOT, 'docs', 'performance.md');
+    const run = [
+      '<!-- bench:start -->',
+      `Node ${results.machine.node}, OpenSSL ${results.machine.openssl}, ${results.machine.cpus} vCPU, ${results.date.slice(0, 16).replace('T', ' ')} UTC: ${ec.length} distinct EC_v1 and ${rsa.length} RSA_v1 tokens under one test PKI, ${chains.length} EC_v1 tokens with distinct leaves, ${ROUNDS} interleaved rounds. Raw figures: bench/results.json.`,
       '',
       table,
       '',
       targetTable,
       '',
       other,
-      '',
+      '<!-- bench:end -->',
     ].join('\n');
-    writeFileSync(join(ROOT, 'docs', 'performance.md'), doc);
+    let doc: string;
+    try {
+      doc = readFileSync(docPath, 'utf8');
+    } catch {
+      doc = '# Performance\n\n## Latest full run (written by `npm run bench`)\n\n<!-- bench:start -->\n<!-- bench:end -->\n';
+    }
+    writeFileSync(docPath, doc.replace(/<!-- bench:start -->[\s\S]*<!-- bench:end -->/, () => run));
   }
 }
 
