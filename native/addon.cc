@@ -216,8 +216,10 @@ struct TokenArgs {
 };
 
 // Phase durations (microseconds) into the caller's Float64Array: [signature, decrypt].
+// A caller may have detached (transferred) the array's buffer while a pool job ran: a detached typed
+// array reports no elements, and then nothing is written.
 void WritePhases(Napi::Float64Array phases, const PhaseTimes& times) {
-  if (phases.IsEmpty()) return;
+  if (phases.IsEmpty() || phases.ElementLength() < 2) return;
   phases[0] = times.signature_us;
   phases[1] = times.decrypt_us;
 }
