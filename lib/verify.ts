@@ -1,6 +1,11 @@
-// The whole procedure of Apple's "Payment Token Format Reference", top to bottom, in Apple's order:
+// The whole procedure of Apple's token format (docs/token-format.md), top to bottom, in Apple's order:
 // nothing is decrypted before the signature, the chain and the signing time have passed, and a
 // transactionId is claimed against replay only after everything else has passed.
+//
+// One path for both APIs: plan (synchronous: everything up to the public-key work, a freshness or
+// merchant refusal recorded, not thrown) and run (the addon's one token operation: the signature,
+// then the decryption unless a refusal is pending). The run step is the only place sync and async
+// differ; the addon holds the other half of the order (never decrypt behind an unchecked signature).
 import type { Chain, ChainValidator } from './chain.js';
 import { parseSignedData, type SignerInfo } from './cms.js';
 import { callToken, mapNativeError, settle } from './decrypt.js';
