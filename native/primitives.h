@@ -1,4 +1,4 @@
-// The cryptographic steps of Apple's procedure (spec sections 4 and 5), each usable on its own.
+// The cryptographic steps of Apple's procedure (docs/token-format.md: key agreement, KDF, unwrapping, AES-GCM), each usable on its own.
 // token.cc composes the EC_v1 and RSA_v1 paths from exactly these functions, and addon.cc exposes
 // them individually for known-answer and Wycheproof tests: one implementation of each step.
 #pragma once
