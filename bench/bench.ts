@@ -14,7 +14,6 @@ import { createECDH, constants, privateDecrypt, randomFill, verify as cryptoVeri
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { executionAsyncId } from 'node:async_hooks';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import peerPackage from '@basis-theory/apple-pay-js';
 import { createVerifier, type Verifier } from '../dist/index.js';
@@ -200,19 +199,6 @@ async function scalingCeiling(tokens: Prepared[], leafKey: KeyObject): Promise<n
   return syncSeconds / asyncSeconds;
 }
 
-// ns per `await null` in code that has nothing to do with the package: the fastest of 15 loops, as
-// other work on the machine only ever adds time (a median moves with the load on a shared machine).
-async function awaitCost(): Promise<number> {
-  let best = Infinity;
-  for (let r = 0; r < 15; r++) {
-    const n = 100_000;
-    const start = process.hrtime.bigint();
-    for (let i = 0; i < n; i++) await null;
-    best = Math.min(best, Number(process.hrtime.bigint() - start) / n);
-  }
-  return best;
-}
-
 // The async API's own overhead, token by token so that load hits all three alike: one async
 // verification (alone in flight) minus the same token's synchronous verification minus one bare
 // thread-pool round trip, each measured back to back; the median over the tokens.
@@ -232,11 +218,6 @@ async function asyncOverhead(verifier: Verifier, tokens: Prepared[], now: Date):
     trips.push(Number(t3 - t2) / 1000);
   }
   return { overheadUs: median(diffs), roundTripUs: median(trips) };
-}
-
-async function probeAsyncId(): Promise<number> {
-  await null;
-  return executionAsyncId();
 }
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -290,6 +271,27 @@ function firstToken(signingTime: Date, mode: 'cold' | 'warm'): FirstToken {
   return { createVerifierMs: m('createVerifierMs'), firstTokenMs: m('firstTokenMs'), secondTokenMs: m('secondTokenMs') };
 }
 
+interface AwaitCosts {
+  before: number;
+  after: number;
+  hooksAfter: boolean;
+  tracked: number;
+  hooksTracked: boolean;
+}
+
+// bench/await-cost.ts in three fresh processes (the median of each figure): what an unrelated `await`
+// costs before and after 1,000 verifications, and after one verification with trackLastError.
+function awaitCosts(): AwaitCosts {
+  const runs: AwaitCosts[] = [];
+  for (let i = 0; i < 3; i++) {
+    const child = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'bench', 'await-cost.ts')], { cwd: ROOT, encoding: 'utf8' });
+    if (child.status !== 0) throw new Error(`await-cost.ts failed: ${child.stderr}`);
+    runs.push(JSON.parse(child.stdout.trim().split('\n').pop()!) as AwaitCosts);
+  }
+  const m = (k: 'before' | 'after' | 'tracked') => +median(runs.map((r) => r[k])).toFixed(1);
+  return { before: m('before'), after: m('after'), tracked: m('tracked'), hooksAfter: runs.some((r) => r.hooksAfter), hooksTracked: runs.every((r) => r.hooksTracked) };
+}
+
 function memory(fn: (t: Prepared) => void, tokens: Prepared[]) {
   const gc = (globalThis as { gc?: () => void }).gc;
   for (let i = 0; i < 5000; i++) fn(tokens[i % tokens.length]!);
@@ -340,17 +342,6 @@ async function main(): Promise<void> {
   const ecMerchant = native.importKey(readFileSync(pki.merchants.ec.keyPath));
   const rsaMerchant = native.importKey(readFileSync(pki.merchants.rsa.keyPath));
   const partyV = pki.merchants.ec.identifierHash;
-
-  // Before any verification: what an unrelated `await` costs in this process. Then 1,000 verifications
-  // (half async) and the same loop again; promiseHooks says whether anything turned promise hooks on
-  // (an awaited continuation then runs under an async id of its own).
-  await awaitCost();
-  const awaitBefore = await awaitCost();
-  for (let i = 0; i < 500; i++) verifier.verifyAndDecryptSync(ec[i]!.text, { now });
-  for (let i = 500; i < 1000; i++) await verifier.verifyAndDecrypt(ec[i]!.text, { now });
-  await awaitCost();
-  const awaitAfter = await awaitCost();
-  const promiseHooksAfter = (await probeAsyncId()) !== 0;
 
   const contenders = {
     limitEc: limitEc(ecSigner, ecMerchant),
@@ -445,16 +436,15 @@ async function main(): Promise<void> {
   const roundTripUs = +median(roundTrips).toFixed(1);
   const asyncOverheadUs = +median(overheads).toFixed(1);
   const uncachedVsCached = ratio(r.uncachedEc.usPerToken, r.projectEc.usPerToken);
-  const awaitRatio = ratio(awaitAfter, awaitBefore);
   process.stderr.write('measuring memory...\n');
   const mem = memory(contenders.projectEc, ec);
   const start = { cold: firstToken(signingTime, 'cold'), warm: firstToken(signingTime, 'warm') };
-  // Last, because it cannot be undone in this process: a verifier that tracks lastError() per async
-  // context turns on promise hooks for the whole process (Node 20), which is why tracking is opt-in.
-  const tracking = createVerifier({ rootCertificate: pki.root.certPem, merchants, trackLastError: true });
-  await tracking.verifyAndDecrypt(ec[0]!.text, { now });
-  const awaitTracking = await awaitCost();
-
+  const awaits = awaitCosts();
+  const awaitBefore = awaits.before;
+  const awaitAfter = awaits.after;
+  const awaitTracking = awaits.tracked;
+  const promiseHooksAfter = awaits.hooksAfter;
+  const awaitRatio = ratio(awaitAfter, awaitBefore);
   const pf = (pass: boolean) => pass;
   const targets = [
     { figure: 'EC_v1 sync per-token time / OpenSSL limit', value: ecVsLimit, target: '<= 1.15 (stretch <= 1.0)', pass: pf(ecVsLimit <= 1.15) },
@@ -505,7 +495,7 @@ async function main(): Promise<void> {
       pass: pf(awaitRatio <= 1.05 && !promiseHooksAfter),
     },
     {
-      figure: `the same after one verification with trackLastError (opt-in), ns ${awaitTracking.toFixed(1)}`,
+      figure: `the same after one verification with trackLastError (opt-in; ${awaitTracking.toFixed(1)} ns, promise hooks ${awaits.hooksTracked ? 'ON' : 'off'})`,
       value: ratio(awaitTracking, awaitBefore),
       target: 'context: why it is opt-in',
       pass: true,
@@ -537,7 +527,7 @@ async function main(): Promise<void> {
     throughput: r,
     poolRoundTripUs: roundTripUs,
     asyncOverheadUs,
-    awaitNs: { before: awaitBefore, after: awaitAfter, afterTracking: awaitTracking, promiseHooksAfter },
+    awaitNs: awaits,
     firstToken: start,
     memory: mem,
     scalingCeiling: ceiling,
