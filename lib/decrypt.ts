@@ -1,8 +1,8 @@
-// docs/token-format.md#key-derivation to #decryption, delegated to the addon: restore the symmetric key and open the ciphertext.
-// Every native failure that input can cause maps to one public code; the rest is INTERNAL.
-//
-// On the hot path the addon verifies the signer's signature and decrypts in one call (one thread-pool
-// job in the asynchronous form); it decrypts only once the signature has verified.
+// The run step's boundary with the addon (docs/token-format.md#signed-data,
+// #key-derivation, #key-unwrap and #decryption): the one
+// native token operation checks the signer's signature and then restores the symmetric key and opens
+// the ciphertext, in one call (one thread-pool job in the asynchronous form). Every native failure
+// that input can cause maps to one public code; the rest is INTERNAL.
 import type { Chain } from './chain.js';
 import type { SignerInfo } from './cms.js';
 import { ApplePayError } from './errors.js';
@@ -11,7 +11,7 @@ import { isNativeError, native } from './native.js';
 import { invalidSignature } from './signature.js';
 import type { ParsedToken } from './token.js';
 
-function mapNativeError(err: unknown): ApplePayError {
+export function mapNativeError(err: unknown): ApplePayError {
   if (isNativeError(err)) {
     if (err.code === 'ERR_EPHEMERAL_KEY') {
       return new ApplePayError('EPHEMERAL_KEY_INVALID', 'ephemeralPublicKey is not an uncompressed P-256 point on the curve', {
@@ -27,38 +27,51 @@ function mapNativeError(err: unknown): ApplePayError {
   return new ApplePayError('INTERNAL', 'internal error during decryption');
 }
 
-/** Present when the addon is to verify the signer's signature before it decrypts (one native call). */
-export interface SignedBy {
+/** What the native token operation needs from a plan. */
+export interface TokenJob {
+  readonly token: ParsedToken;
   readonly signer: SignerInfo;
   readonly chain: Chain;
+  /** Null when a refusal is pending: the addon then checks the signature only. */
+  readonly merchant: Merchant | null;
 }
 
-// The one place that lays the token's fields out for the addon; `pool` picks the thread-pool variants.
-function callNative(merchant: Merchant, token: ParsedToken, signedBy: SignedBy | null, pool: boolean): Buffer | Promise<Buffer> {
-  const signature =
-    signedBy === null ? null : ([signedBy.chain.signerKey!, signedBy.signer.signedAttributes, signedBy.signer.signature] as const);
-  if (token.version === 'EC_v1') {
-    const rest = [merchant.key, token.keyMaterial, merchant.merchantIdentifierHash, token.data] as const;
-    if (signature === null) return pool ? native.decryptECAsync(...rest) : native.decryptEC(...rest);
-    return pool ? native.verifyAndDecryptECAsync(...signature, ...rest) : native.verifyAndDecryptEC(...signature, ...rest);
+/** Runs the token operation inline (`pool` false) or on libuv's pool; `phases` receives its durations. */
+export function callToken(job: TokenJob, pool: boolean, phases: Float64Array | null): unknown {
+  const { token, signer, chain, merchant } = job;
+  const signerKey = chain.signerKey!;
+  if (merchant === null) {
+    return pool
+      ? native.token(true, signerKey, signer.signedAttributes, signer.signature, null, null, null, null, phases)
+      : native.token(false, signerKey, signer.signedAttributes, signer.signature, null, null, null, null, phases);
   }
-  const rest = [merchant.key, token.keyMaterial, token.data] as const;
-  if (signature === null) return pool ? native.decryptRSAAsync(...rest) : native.decryptRSA(...rest);
-  return pool ? native.verifyAndDecryptRSAAsync(...signature, ...rest) : native.verifyAndDecryptRSA(...signature, ...rest);
+  const partyV = token.version === 'EC_v1' ? merchant.merchantIdentifierHash : null;
+  return pool
+    ? native.token(true, signerKey, signer.signedAttributes, signer.signature, merchant.key, token.keyMaterial, partyV, token.data, phases)
+    : native.token(false, signerKey, signer.signedAttributes, signer.signature, merchant.key, token.keyMaterial, partyV, token.data, phases);
 }
 
-export function decryptSync(merchant: Merchant, token: ParsedToken, signedBy: SignedBy | null = null): Buffer {
+/**
+ * What the addon returned, judged: with a refusal pending only `null` (the signature verified) lets
+ * the refusal through, and otherwise only a Buffer is a plaintext. Anything else (a broken or
+ * replaced binding) fails closed.
+ */
+export function settle(out: unknown, refusal: ApplePayError | null): Buffer {
+  if (refusal !== null) {
+    if (out !== null) throw new ApplePayError('INTERNAL', 'internal error during signature verification');
+    throw refusal;
+  }
+  if (!Buffer.isBuffer(out)) throw new ApplePayError('INTERNAL', 'internal error during decryption');
+  return out;
+}
+
+/** The signature alone (inspectToken's question), through the same native operation with no merchant key. */
+export function checkSignatureSync(job: Omit<TokenJob, 'merchant'>): void {
+  let out: unknown;
   try {
-    return callNative(merchant, token, signedBy, false) as Buffer;
+    out = callToken({ ...job, merchant: null }, false, null);
   } catch (err) {
     throw mapNativeError(err);
   }
-}
-
-export async function decryptAsync(merchant: Merchant, token: ParsedToken, signedBy: SignedBy | null = null): Promise<Buffer> {
-  try {
-    return await callNative(merchant, token, signedBy, true);
-  } catch (err) {
-    throw mapNativeError(err);
-  }
+  if (out !== null) throw new ApplePayError('INTERNAL', 'internal error during signature verification');
 }

@@ -9,7 +9,7 @@ import { DEFAULT_TOKEN_LIMITS, TOKEN_VERSIONS, type TokenVersion } from './token
 import { startTimer, type StepTimer } from './observe.js';
 import type { ReplayGuard } from './replay.js';
 import { ReplayClaims } from './replay-claims.js';
-import { verifyToken, verifyTokenSync, type Policy, type Result } from './verify.js';
+import { verifyToken, verifyTokenSync, type VerifierState, type Result } from './verify.js';
 import { describeMerchantKeys, type MerchantKeyInfo } from './merchant-keys.js';
 
 export { ApplePayError, ERROR_CODES, ERROR_FAMILIES, HTTP_STATUS_BY_FAMILY, errorFamily, httpStatus, isApplePayError } from './errors.js';
@@ -87,6 +87,13 @@ export interface VerifierOptions {
   replayRetention?: number;
   /** Seconds a claim may wait for the replay store before failing closed (REPLAY_STORE_UNAVAILABLE). Default 1. */
   replayTimeout?: number;
+  /**
+   * Keep lastError() per async context (default false). On Node 20 this turns on promise hooks for
+   * the whole process once the first verification runs, which makes every `await` in the
+   * application two to three times slower; without it, failures are only thrown (as ever) and
+   * lastError() returns null.
+   */
+  trackLastError?: boolean;
 }
 
 export interface VerifyOptions {
@@ -99,7 +106,10 @@ export interface Verifier {
   verifyAndDecrypt(token: unknown, options?: VerifyOptions): Promise<Result>;
   /** The same, on the calling thread: for scripts and workers that gain nothing from the thread pool. */
   verifyAndDecryptSync(token: unknown, options?: VerifyOptions): Result;
-  /** The failure of this verifier's latest verification in the current async context, or null. */
+  /**
+   * The failure of this verifier's latest verification in the current async context, or null. Needs
+   * the `trackLastError` option; always null without it.
+   */
   lastError(): LastError | null;
   /**
    * Each configured merchant key, in configuration order: merchant identifier hash, publicKeyHash, expiry
@@ -126,6 +136,7 @@ const KNOWN_OPTIONS = new Set([
   'maxTokenBytes',
   'chainCacheSize',
   'intermediates',
+  'trackLastError',
   'replayGuard',
   'acceptSandbox',
   'replayRetention',
@@ -223,11 +234,12 @@ function prevalidateIntermediates(chains: ChainValidator, input: unknown, bundle
 }
 
 class ApplePayVerifier implements Verifier {
-  readonly #policy: Policy;
+  readonly #state: VerifierState;
   readonly #clock: () => Date;
   /** merchantIdentifier options by configuration index, for merchantKeys() when no certificate names it. */
   readonly #identifiers: ReadonlyMap<number, string>;
   readonly #replayClaims: ReplayClaims | null;
+  readonly #trackLastError: boolean;
 
   constructor(options: VerifierOptions) {
     if (typeof options !== 'object' || options === null) throw configError('options must be an object', 'options');
@@ -279,7 +291,10 @@ class ApplePayVerifier implements Verifier {
     this.#identifiers = new Map(
       [options.merchants].flat().flatMap((m, i) => (typeof m?.merchantIdentifier === 'string' ? [[i, m.merchantIdentifier] as const] : [])),
     );
-    this.#policy = {
+    const trackLastError = options.trackLastError ?? false;
+    if (typeof trackLastError !== 'boolean') throw configError('trackLastError must be a boolean', 'trackLastError');
+    this.#trackLastError = trackLastError;
+    this.#state = {
       refuseSandbox: options.acceptSandbox === false,
       lastUsed: new Map(),
       chains,
@@ -303,10 +318,10 @@ class ApplePayVerifier implements Verifier {
   }
 
   async verifyAndDecrypt(token: unknown, options?: VerifyOptions): Promise<Result> {
-    const scope = openScope(this);
+    const scope = openScope(this, this.#trackLastError);
     const timer = startTimer();
     try {
-      const result = await verifyToken(this.#policy, token, this.#now(options), timer);
+      const result = await verifyToken(this.#state, token, this.#now(options), timer);
       timer?.publish('OK');
       return result;
     } catch (err) {
@@ -315,10 +330,10 @@ class ApplePayVerifier implements Verifier {
   }
 
   verifyAndDecryptSync(token: unknown, options?: VerifyOptions): Result {
-    const scope = openScope(this);
+    const scope = openScope(this, this.#trackLastError);
     const timer = startTimer();
     try {
-      const result = verifyTokenSync(this.#policy, token, this.#now(options), timer);
+      const result = verifyTokenSync(this.#state, token, this.#now(options), timer);
       timer?.publish('OK');
       return result;
     } catch (err) {
@@ -331,7 +346,7 @@ class ApplePayVerifier implements Verifier {
   }
 
   merchantKeys(): MerchantKeyInfo[] {
-    return describeMerchantKeys(this.#policy.merchants, this.#policy.lastUsed!, this.#identifiers);
+    return describeMerchantKeys(this.#state.merchants, this.#state.lastUsed!, this.#identifiers);
   }
 
   release(transactionId: string): Promise<boolean> {
@@ -364,7 +379,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
 /** One token, one call: for scripts. A server should create its verifier once. */
 export async function verifyAndDecrypt(token: unknown, options: VerifierOptions & VerifyOptions): Promise<Result> {
   const { now, ...verifierOptions } = options;
-  const scope = openScope(verifyAndDecrypt);
+  const scope = openScope(verifyAndDecrypt, options.trackLastError === true);
   let verifier: Verifier;
   try {
     verifier = createVerifier(verifierOptions);
@@ -374,7 +389,10 @@ export async function verifyAndDecrypt(token: unknown, options: VerifierOptions 
   return verifier.verifyAndDecrypt(token, now === undefined ? {} : { now });
 }
 
-/** The failure of the latest verification in the current async context, or null if it succeeded. */
+/**
+ * The failure of the latest verification in the current async context, or null if it succeeded, by
+ * a verifier created with `trackLastError: true` (null for all others).
+ */
 export function lastError(): LastError | null {
   return currentLastError();
 }

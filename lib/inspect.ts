@@ -8,7 +8,8 @@ import { ChainValidator, type Chain } from './chain.js';
 import { parseSignedData, type SignerInfo } from './cms.js';
 import { chainEnvironment, leafEnvironment, type Environment } from './environment.js';
 import { ApplePayError, toApplePayError, type ErrorCode } from './errors.js';
-import { checkSigner, verifySignerSync } from './signature.js';
+import { checkSignatureSync } from './decrypt.js';
+import { checkSigner } from './signature.js';
 import { DEFAULT_TOKEN_LIMITS, parseToken, signedContent, type ParsedToken } from './token.js';
 
 export interface InspectOptions {
@@ -199,7 +200,7 @@ function inspect(token: unknown, root: ParsedCertificate, chains: ChainValidator
   }
   try {
     checkSigner(signer, chain, signedContent(parsed));
-    verifySignerSync(signer, chain);
+    checkSignatureSync({ token: parsed, signer, chain });
     result.signature = { ok: true };
   } catch (err) {
     result.signature = verdictOf(err);

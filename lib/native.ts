@@ -44,14 +44,6 @@ export interface NativeBinding {
   /** PEM (any of the key labels, encrypted PKCS#8 included), DER (PKCS#8, SEC1, PKCS#1) or PKCS#12. */
   importKey(data: Uint8Array, passphrase?: Uint8Array | null): MerchantKeyHandle;
 
-  /** EC_v1: ECDH(P-256) -> Apple's single-step KDF -> AES-256-GCM (16-byte zero IV, 16-byte tag at the end of data). */
-  decryptEC(key: MerchantKeyHandle, ephemeralPublicKey: Uint8Array, partyV: Uint8Array, data: Uint8Array): Buffer;
-  decryptECAsync(key: MerchantKeyHandle, ephemeralPublicKey: Uint8Array, partyV: Uint8Array, data: Uint8Array): Promise<Buffer>;
-
-  /** RSA_v1: RSA-OAEP(SHA-256, MGF1-SHA-256, empty label) unwrap of a 16-byte key -> AES-128-GCM. */
-  decryptRSA(key: MerchantKeyHandle, wrappedKey: Uint8Array, data: Uint8Array): Buffer;
-  decryptRSAAsync(key: MerchantKeyHandle, wrappedKey: Uint8Array, data: Uint8Array): Promise<Buffer>;
-
   /**
    * DER SubjectPublicKeyInfo, nothing after it: EC P-256 by its named-curve OID, or RSA of 2048 bits or more.
    * ERR_KEY_DECODE for bytes that are not such a structure (or trailing bytes, or an invalid point),
@@ -65,51 +57,45 @@ export interface NativeBinding {
    * not verify, malformed ones included; ERR_ARGUMENT only for JS types and sizes (an empty signature included).
    */
   verifySignature(key: SignerKeyHandle, message: Uint8Array, signature: Uint8Array): boolean;
-  verifySignatureAsync(key: SignerKeyHandle, message: Uint8Array, signature: Uint8Array): Promise<boolean>;
 
   /**
-   * Verifies the signature first; decrypts only if it verifies (ERR_SIGNATURE otherwise). Same decrypt
-   * semantics and codes as decryptEC. The signer must be EC (ERR_ARGUMENT otherwise). One thread-pool job
-   * for both steps in the asynchronous form.
+   * THE token operation, Apple's order in one place: the signer's signature over `message` first
+   * (ERR_SIGNATURE unless it verifies), then, with a merchant key, the decryption of the version the
+   * key's type names: EC_v1 ECDH(P-256) -> Apple's single-step KDF -> AES-256-GCM (16-byte zero IV,
+   * tag = last 16 bytes of data); RSA_v1 RSA-OAEP(SHA-256) unwrap of a 16-byte key -> AES-128-GCM.
+   * With `key` null (a refusal is pending) the signature is checked and null returned; keyMaterial,
+   * partyV and data must then be null. An RSA key takes no partyV. The signer and the key must be of
+   * the same type (ERR_ARGUMENT otherwise).
+   *
+   * The arguments are read once into a job that runs inline (`pool` false: returns or throws) or on
+   * libuv's thread pool (`pool` true: a promise, never a throw). `phases`, when given, receives the
+   * phase durations in microseconds: [signature, decrypt].
    */
-  verifyAndDecryptEC(
+  token(
+    pool: false,
     signer: SignerKeyHandle,
     message: Uint8Array,
     signature: Uint8Array,
-    key: MerchantKeyHandle,
-    ephemeralPublicKey: Uint8Array,
-    partyV: Uint8Array,
-    data: Uint8Array,
-  ): Buffer;
-  verifyAndDecryptECAsync(
+    key: MerchantKeyHandle | null,
+    keyMaterial: Uint8Array | null,
+    partyV: Uint8Array | null,
+    data: Uint8Array | null,
+    phases?: Float64Array | null,
+  ): Buffer | null;
+  token(
+    pool: true,
     signer: SignerKeyHandle,
     message: Uint8Array,
     signature: Uint8Array,
-    key: MerchantKeyHandle,
-    ephemeralPublicKey: Uint8Array,
-    partyV: Uint8Array,
-    data: Uint8Array,
-  ): Promise<Buffer>;
+    key: MerchantKeyHandle | null,
+    keyMaterial: Uint8Array | null,
+    partyV: Uint8Array | null,
+    data: Uint8Array | null,
+    phases?: Float64Array | null,
+  ): Promise<Buffer | null>;
 
-  /** As verifyAndDecryptEC, for RSA_v1: an RSA signer, then decryptRSA's semantics and codes. */
-  verifyAndDecryptRSA(
-    signer: SignerKeyHandle,
-    message: Uint8Array,
-    signature: Uint8Array,
-    key: MerchantKeyHandle,
-    wrappedKey: Uint8Array,
-    data: Uint8Array,
-  ): Buffer;
-  verifyAndDecryptRSAAsync(
-    signer: SignerKeyHandle,
-    message: Uint8Array,
-    signature: Uint8Array,
-    key: MerchantKeyHandle,
-    wrappedKey: Uint8Array,
-    data: Uint8Array,
-  ): Promise<Buffer>;
-
-  // Single primitives, exposed for known-answer and Wycheproof tests; the token path never calls them.
+  // Single primitives, for known-answer and Wycheproof tests and for the bench's OpenSSL limit; the
+  // token path never calls them.
   ecdh(key: MerchantKeyHandle, ephemeralPublicKey: Uint8Array): Buffer;
   kdf(sharedSecret: Uint8Array, partyV: Uint8Array): Buffer;
   aesGcmDecrypt(key: Uint8Array, iv: Uint8Array, aad: Uint8Array, ciphertext: Uint8Array, tag: Uint8Array): Buffer;

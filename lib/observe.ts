@@ -1,6 +1,7 @@
 // Every verification publishes its outcome on node:diagnostics_channel, so operators can count codes,
 // time steps and alert without wrapping the API. Events carry codes and timings, never token bytes,
-// keys or payment data. Timings are taken only while someone subscribes.
+// keys or payment data. Timings are taken only while someone subscribes; the signature and decryption
+// phases come from the same native call that runs without a subscriber.
 import diagnostics_channel from 'node:diagnostics_channel';
 import { performance } from 'node:perf_hooks';
 import type { Environment } from './environment.js';
@@ -36,9 +37,22 @@ export class StepTimer {
   publicKeyHash: string | undefined;
   environment: Environment | undefined;
 
+  /** Filled by the native token operation: its signature and decryption phases, microseconds. */
+  readonly phases = new Float64Array(2);
+
   step(name: Step): void {
     const t = performance.now();
     this.steps[name] = t - this.#last;
+    this.#last = t;
+  }
+
+  // After the native token operation: 'decrypt' is the addon's decryption phase, 'signature' the rest
+  // since the last step (the signer checks, the signature phase and, for the async API, the pool hop).
+  native(refused: boolean): void {
+    const t = performance.now();
+    const decrypt = refused ? 0 : this.phases[1]! / 1000;
+    this.steps.signature = Math.max(0, t - this.#last - decrypt);
+    if (!refused) this.steps.decrypt = decrypt;
     this.#last = t;
   }
 

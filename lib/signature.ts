@@ -4,7 +4,6 @@ import { hash } from 'node:crypto';
 import { ApplePayError } from './errors.js';
 import type { Chain } from './chain.js';
 import type { SignerInfo } from './cms.js';
-import { native } from './native.js';
 
 /** Checks everything about the signer except the public-key operation itself. */
 export function checkSigner(signer: SignerInfo, chain: Chain, signedContent: Uint8Array): void {
@@ -20,19 +19,6 @@ export function checkSigner(signer: SignerInfo, chain: Chain, signedContent: Uin
 
 export function invalidSignature(): ApplePayError {
   return new ApplePayError('SIGNATURE_INVALID', 'the signature does not verify with the leaf certificate', { field: 'signature' });
-}
-
-// The addon hashes with SHA-256 and verifies by the leaf key's type: ECDSA (strict DER) for EC_v1,
-// PKCS#1 v1.5 for RSA_v1. The chain check has already matched the key type to the version.
-// Only `true` is a verified signature: any other value (a promise, an object from a broken binding)
-// must fail closed, not pass for truthy.
-export function verifySignerSync(signer: SignerInfo, chain: Chain): void {
-  if (native.verifySignature(chain.signerKey!, signer.signedAttributes, signer.signature) !== true) throw invalidSignature();
-}
-
-/** The same check on libuv's thread pool. */
-export async function verifySignerAsync(signer: SignerInfo, chain: Chain): Promise<void> {
-  if ((await native.verifySignatureAsync(chain.signerKey!, signer.signedAttributes, signer.signature)) !== true) throw invalidSignature();
 }
 
 export interface FreshnessPolicy {

@@ -127,10 +127,6 @@ Napi::Value ReturnOrThrow(Napi::Env env, const Result<T>& result) {
   return ToJs(env, result.value());
 }
 
-std::vector<uint8_t> CopyBytes(Bytes bytes) {
-  return std::vector<uint8_t>(bytes.data, bytes.data + bytes.size);
-}
-
 class Addon;
 
 // The JavaScript object behind MerchantKeyHandle. It owns one reference to an immutable
@@ -203,49 +199,95 @@ class SignerHandle : public Napi::ObjectWrap<SignerHandle> {
   std::shared_ptr<const SignerKey> key_;
 };
 
-enum class TokenKind { kEc, kRsa };
+// What one token() call read from its arguments: key references and borrowed bytes.
+struct TokenArgs {
+  std::shared_ptr<const SignerKey> signer;
+  std::shared_ptr<const MerchantKey> key;  // null: a refusal is pending, verify the signature only
+  Bytes message;
+  Bytes signature;
+  Bytes key_material;
+  Bytes party_v;
+  Bytes data;
+  Napi::Float64Array phases;  // empty unless the caller asked for phase durations
 
-// Runs one core call on libuv's pool and settles a Promise with its Result. Subclasses copy their
-// inputs in their constructors, on the JS thread, because the caller's ArrayBuffers may be detached
-// or overwritten while the job is queued. Hold keeps a handle object alive (the subclass's
-// shared_ptr keeps the key itself) until the worker is deleted after OnOK / OnError.
-template <typename T>
-class PromiseWorker : public Napi::AsyncWorker {
+  TokenInput Input() const {
+    return TokenInput{signer.get(), message, signature, key.get(), key_material, party_v, data};
+  }
+};
+
+// Phase durations (microseconds) into the caller's Float64Array: [signature, decrypt].
+// A caller may have detached (transferred) the array's buffer while a pool job ran: a detached typed
+// array reports no elements, and then nothing is written.
+void WritePhases(Napi::Float64Array phases, const PhaseTimes& times) {
+  if (phases.IsEmpty() || phases.ElementLength() < 2) return;
+  phases[0] = times.signature_us;
+  phases[1] = times.decrypt_us;
+}
+
+// The token's outcome as a JavaScript value: the plaintext, or null when only the signature was
+// to be checked (and it verified).
+Napi::Value TokenValue(Napi::Env env, bool verify_only, const SecretBytes& plaintext) {
+  if (verify_only) return env.Null();
+  return ToBuffer(env, plaintext.data(), plaintext.size());
+}
+
+// token() on libuv's pool, after node's CryptoJob pattern: the same arguments and the same RunToken
+// as the synchronous form. The bytes are copied on the JS thread into one allocation, because the
+// caller's ArrayBuffers may be detached or overwritten while the job is queued; the shared_ptrs keep
+// the keys alive whatever happens to their handle objects.
+class TokenJob : public Napi::AsyncWorker {
  public:
+  TokenJob(Napi::Env env, const TokenArgs& args)
+      : Napi::AsyncWorker(env, "applepay-verify:token"),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        signer_(args.signer),
+        key_(args.key) {
+    const Bytes* parts[] = {&args.message, &args.signature, &args.key_material, &args.party_v,
+                            &args.data};
+    size_t total = 0;
+    for (const Bytes* part : parts) total += part->size;
+    storage_.resize(total);
+    Bytes* copies[] = {&input_.message, &input_.signature, &input_.key_material, &input_.party_v,
+                       &input_.data};
+    size_t offset = 0;
+    for (size_t i = 0; i < 5; i++) {
+      if (parts[i]->size > 0) std::copy(parts[i]->data, parts[i]->data + parts[i]->size,
+                                        storage_.data() + offset);
+      *copies[i] = Bytes(storage_.data() + offset, parts[i]->size);
+      offset += parts[i]->size;
+    }
+    input_.signer = signer_.get();
+    input_.key = key_.get();
+    if (!args.phases.IsEmpty()) phases_ = Napi::Persistent(args.phases);
+  }
+
   Napi::Promise Promise() const { return deferred_.Promise(); }
 
  protected:
-  PromiseWorker(Napi::Env env, const char* resource_name)
-      : Napi::AsyncWorker(env, resource_name), deferred_(Napi::Promise::Deferred::New(env)) {}
-
-  void Hold(Napi::Object handle) { handle_refs_.push_back(Napi::Persistent(handle)); }
-
-  // The core call, on the pool thread.
-  virtual Result<T> Run() = 0;
-
-  void Execute() final {
+  void Execute() override {
     ClearErrorOnReturn clear_errors;  // the pool thread has its own OpenSSL error queue
     try {
-      result_ = Run();
+      result_ = RunToken(input_, &times_);
     } catch (const std::bad_alloc&) {
       result_ = Error::kInternal;
     }
   }
 
-  void OnOK() final {
+  void OnOK() override {
     Napi::Env env = Env();
     try {
+      if (!phases_.IsEmpty()) WritePhases(phases_.Value(), times_);
       if (!result_.ok()) {
         deferred_.Reject(ToJsError(env, result_.error()).Value());
         return;
       }
-      deferred_.Resolve(ToJs(env, result_.value()));
+      deferred_.Resolve(TokenValue(env, key_ == nullptr, result_.value()));
     } catch (const Napi::Error& e) {
       RejectQuietly(e);
     }
   }
 
-  void OnError(const Napi::Error& e) final { RejectQuietly(e); }
+  void OnError(const Napi::Error& e) override { RejectQuietly(e); }
 
  private:
   // Nothing may escape OnOK/OnError: node-addon-api would rethrow into an environment that, when a
@@ -260,87 +302,13 @@ class PromiseWorker : public Napi::AsyncWorker {
   }
 
   Napi::Promise::Deferred deferred_;
-  std::vector<Napi::ObjectReference> handle_refs_;
-  Result<T> result_ = Error::kInternal;
-};
-
-// The signer half of a verify-and-decrypt call as the boundary read it (borrowed bytes).
-struct SignerArgs {
-  Napi::Object handle;
-  std::shared_ptr<const SignerKey> key;
-  Bytes message;
-  Bytes signature;
-};
-
-// One token on the pool: decryption alone (decryptECAsync / decryptRSAAsync), or the signature
-// check and then the decryption in the same job (verifyAndDecrypt*Async), so a token costs one
-// thread-pool hop whatever it needs.
-class DecryptWorker : public PromiseWorker<SecretBytes> {
- public:
-  DecryptWorker(Napi::Env env, Napi::Object handle, std::shared_ptr<const MerchantKey> key,
-                TokenKind kind, Bytes header_key, Bytes party_v, Bytes data,
-                const SignerArgs* signer = nullptr)
-      : PromiseWorker<SecretBytes>(env, signer != nullptr ? "applepay-verify:verify-decrypt"
-                                                          : "applepay-verify:decrypt"),
-        key_(std::move(key)),
-        kind_(kind),
-        header_key_(CopyBytes(header_key)),
-        party_v_(CopyBytes(party_v)),
-        data_(CopyBytes(data)) {
-    Hold(handle);
-    if (signer != nullptr) {
-      Hold(signer->handle);
-      signer_ = signer->key;
-      message_ = CopyBytes(signer->message);
-      signature_ = CopyBytes(signer->signature);
-    }
-  }
-
- protected:
-  Result<SecretBytes> Run() override {
-    if (signer_) {
-      return kind_ == TokenKind::kEc
-                 ? VerifyAndDecryptEcToken(*signer_, Bytes(message_), Bytes(signature_), *key_,
-                                           Bytes(header_key_), Bytes(party_v_), Bytes(data_))
-                 : VerifyAndDecryptRsaToken(*signer_, Bytes(message_), Bytes(signature_), *key_,
-                                            Bytes(header_key_), Bytes(data_));
-    }
-    return kind_ == TokenKind::kEc
-               ? DecryptEcToken(*key_, Bytes(header_key_), Bytes(party_v_), Bytes(data_))
-               : DecryptRsaToken(*key_, Bytes(header_key_), Bytes(data_));
-  }
-
- private:
-  std::shared_ptr<const MerchantKey> key_;
-  TokenKind kind_;
-  std::vector<uint8_t> header_key_;
-  std::vector<uint8_t> party_v_;
-  std::vector<uint8_t> data_;
-  std::shared_ptr<const SignerKey> signer_;  // null: decryption only
-  std::vector<uint8_t> message_;
-  std::vector<uint8_t> signature_;
-};
-
-// verifySignatureAsync: the signature check alone.
-class VerifyWorker : public PromiseWorker<bool> {
- public:
-  explicit VerifyWorker(Napi::Env env, const SignerArgs& signer)
-      : PromiseWorker<bool>(env, "applepay-verify:verify"),
-        signer_(signer.key),
-        message_(CopyBytes(signer.message)),
-        signature_(CopyBytes(signer.signature)) {
-    Hold(signer.handle);
-  }
-
- protected:
-  Result<bool> Run() override {
-    return VerifySignature(*signer_, Bytes(message_), Bytes(signature_));
-  }
-
- private:
   std::shared_ptr<const SignerKey> signer_;
-  std::vector<uint8_t> message_;
-  std::vector<uint8_t> signature_;
+  std::shared_ptr<const MerchantKey> key_;
+  std::vector<uint8_t> storage_;  // public bytes only (ciphertext, signature): nothing to wipe
+  TokenInput input_;
+  Napi::Reference<Napi::Float64Array> phases_;
+  PhaseTimes times_;
+  Result<SecretBytes> result_ = Error::kInternal;
 };
 
 // Per-environment state (one instance per main thread / worker_thread), registered through
@@ -353,26 +321,13 @@ class Addon : public Napi::Addon<Addon> {
     DefineAddon(exports,
                 {
                     InstanceMethod<&Addon::ImportKey>("importKey", napi_enumerable),
-                    InstanceMethod<&Addon::DecryptEC>("decryptEC", napi_enumerable),
-                    InstanceMethod<&Addon::DecryptECAsync>("decryptECAsync", napi_enumerable),
-                    InstanceMethod<&Addon::DecryptRSA>("decryptRSA", napi_enumerable),
-                    InstanceMethod<&Addon::DecryptRSAAsync>("decryptRSAAsync", napi_enumerable),
+                    InstanceMethod<&Addon::Token>("token", napi_enumerable),
                     InstanceMethod<&Addon::Ecdh>("ecdh", napi_enumerable),
                     InstanceMethod<&Addon::Kdf>("kdf", napi_enumerable),
                     InstanceMethod<&Addon::AesGcmDecryptJs>("aesGcmDecrypt", napi_enumerable),
                     InstanceMethod<&Addon::RsaOaepDecryptJs>("rsaOaepDecrypt", napi_enumerable),
                     InstanceMethod<&Addon::ImportPublicKey>("importPublicKey", napi_enumerable),
                     InstanceMethod<&Addon::VerifySignature>("verifySignature", napi_enumerable),
-                    InstanceMethod<&Addon::VerifySignatureAsync>("verifySignatureAsync",
-                                                                 napi_enumerable),
-                    InstanceMethod<&Addon::VerifyAndDecryptEC>("verifyAndDecryptEC",
-                                                               napi_enumerable),
-                    InstanceMethod<&Addon::VerifyAndDecryptECAsync>("verifyAndDecryptECAsync",
-                                                                    napi_enumerable),
-                    InstanceMethod<&Addon::VerifyAndDecryptRSA>("verifyAndDecryptRSA",
-                                                                napi_enumerable),
-                    InstanceMethod<&Addon::VerifyAndDecryptRSAAsync>("verifyAndDecryptRSAAsync",
-                                                                     napi_enumerable),
                 });
   }
 
@@ -443,138 +398,94 @@ class Addon : public Napi::Addon<Addon> {
     return key;
   }
 
-  // Arguments 0 to 2 of every signature call: signer (an object created by importPublicKey in this
-  // environment, of `type` if given), message (may be empty: SHA-256 of nothing is well defined)
-  // and signature.
-  static SignerArgs GetSignerArgs(const Napi::CallbackInfo& info, std::optional<KeyType> type) {
-    Napi::Value value = info[0];
+  // A signer argument: an object created by importPublicKey in this environment.
+  static std::shared_ptr<const SignerKey> GetSigner(const Napi::CallbackInfo& info, size_t index) {
+    Napi::Value value = info[index];
     if (!value.IsObject()) ThrowArgument(info.Env(), "signer");
     Napi::Object object = value.As<Napi::Object>();
     if (!object.CheckTypeTag(&kSignerHandleTag)) ThrowArgument(info.Env(), "signer");
     SignerHandle* handle = SignerHandle::Unwrap(object);
     if (handle == nullptr || !handle->key()) ThrowArgument(info.Env(), "signer");
-    if (type && handle->key()->type() != *type) ThrowArgument(info.Env(), "signer");
-    SignerArgs args{object, handle->key(), Bytes(), Bytes()};
-    args.message = GetOptionalInput(info, 1, "message");
-    args.signature = GetInput(info, 2, "signature");
+    return handle->key();
+  }
+
+  static bool IsAbsent(const Napi::Value& value) { return value.IsNull() || value.IsUndefined(); }
+
+  // token(pool, signer, message, signature, key, keyMaterial, partyV, data, phases): read once.
+  // key null means a refusal is pending (keyMaterial, partyV and data must then be null too); an
+  // RSA key takes no partyV. phases, if given, is a Float64Array of at least 2 elements.
+  static TokenArgs ReadTokenArgs(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    TokenArgs args;
+    args.signer = GetSigner(info, 1);
+    args.message = GetOptionalInput(info, 2, "message");
+    args.signature = GetInput(info, 3, "signature");
+    if (IsAbsent(info[4])) {
+      if (!IsAbsent(info[5])) ThrowArgument(env, "keyMaterial");
+      if (!IsAbsent(info[6])) ThrowArgument(env, "partyV");
+      if (!IsAbsent(info[7])) ThrowArgument(env, "data");
+    } else {
+      args.key = GetKey(info, 4);
+      if (args.key->type != args.signer->type()) ThrowArgument(env, "key");
+      args.key_material = GetInput(info, 5,
+                                   args.key->type == KeyType::kEc ? "ephemeralPublicKey"
+                                                                  : "wrappedKey");
+      if (args.key->type == KeyType::kEc) {
+        args.party_v = GetInput(info, 6, "partyV");
+      } else if (!IsAbsent(info[6])) {
+        ThrowArgument(env, "partyV");
+      }
+      args.data = GetInput(info, 7, "data");
+    }
+    if (!IsAbsent(info[8])) {
+      if (!info[8].IsTypedArray() ||
+          info[8].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array) {
+        ThrowArgument(env, "phases");
+      }
+      Napi::Float64Array phases = info[8].As<Napi::Float64Array>();
+      if (phases.ElementLength() < 2 || phases.ArrayBuffer().IsDetached()) {
+        ThrowArgument(env, "phases");
+      }
+      args.phases = phases;
+    }
     return args;
   }
 
-  Napi::Value VerifySignature(const Napi::CallbackInfo& info) {
-    ClearErrorOnReturn clear_errors;
-    const SignerArgs signer = GetSignerArgs(info, std::nullopt);
-    return ReturnOrThrow(info.Env(),
-                         applepay::VerifySignature(*signer.key, signer.message, signer.signature));
-  }
-
-  Napi::Value VerifySignatureAsync(const Napi::CallbackInfo& info) {
-    return Queue(info, [&]() {
-      const SignerArgs signer = GetSignerArgs(info, std::nullopt);
-      return std::make_unique<VerifyWorker>(info.Env(), signer);
-    });
-  }
-
-  // verifyAndDecryptEC(signer, message, signature, key, ephemeralPublicKey, partyV, data)
-  Napi::Value VerifyAndDecryptEC(const Napi::CallbackInfo& info) {
-    ClearErrorOnReturn clear_errors;
-    const SignerArgs signer = GetSignerArgs(info, KeyType::kEc);
-    const auto key = GetKeyOfType(info, KeyType::kEc, 3);
-    const Bytes ephemeral = GetInput(info, 4, "ephemeralPublicKey");
-    const Bytes party_v = GetInput(info, 5, "partyV");
-    const Bytes data = GetInput(info, 6, "data");
-    return ReturnOrThrow(info.Env(), VerifyAndDecryptEcToken(*signer.key, signer.message,
-                                                             signer.signature, *key, ephemeral,
-                                                             party_v, data));
-  }
-
-  Napi::Value VerifyAndDecryptECAsync(const Napi::CallbackInfo& info) {
-    return Queue(info, [&]() {
-      const SignerArgs signer = GetSignerArgs(info, KeyType::kEc);
-      const auto key = GetKeyOfType(info, KeyType::kEc, 3);
-      const Bytes ephemeral = GetInput(info, 4, "ephemeralPublicKey");
-      const Bytes party_v = GetInput(info, 5, "partyV");
-      const Bytes data = GetInput(info, 6, "data");
-      return std::make_unique<DecryptWorker>(info.Env(), info[3].As<Napi::Object>(), key,
-                                             TokenKind::kEc, ephemeral, party_v, data, &signer);
-    });
-  }
-
-  // verifyAndDecryptRSA(signer, message, signature, key, wrappedKey, data)
-  Napi::Value VerifyAndDecryptRSA(const Napi::CallbackInfo& info) {
-    ClearErrorOnReturn clear_errors;
-    const SignerArgs signer = GetSignerArgs(info, KeyType::kRsa);
-    const auto key = GetKeyOfType(info, KeyType::kRsa, 3);
-    const Bytes wrapped = GetInput(info, 4, "wrappedKey");
-    const Bytes data = GetInput(info, 5, "data");
-    return ReturnOrThrow(info.Env(), VerifyAndDecryptRsaToken(*signer.key, signer.message,
-                                                              signer.signature, *key, wrapped,
-                                                              data));
-  }
-
-  Napi::Value VerifyAndDecryptRSAAsync(const Napi::CallbackInfo& info) {
-    return Queue(info, [&]() {
-      const SignerArgs signer = GetSignerArgs(info, KeyType::kRsa);
-      const auto key = GetKeyOfType(info, KeyType::kRsa, 3);
-      const Bytes wrapped = GetInput(info, 4, "wrappedKey");
-      const Bytes data = GetInput(info, 5, "data");
-      return std::make_unique<DecryptWorker>(info.Env(), info[3].As<Napi::Object>(), key,
-                                             TokenKind::kRsa, wrapped, Bytes(), data, &signer);
-    });
-  }
-
-  Napi::Value DecryptEC(const Napi::CallbackInfo& info) {
-    ClearErrorOnReturn clear_errors;
-    const auto key = GetKeyOfType(info, KeyType::kEc);
-    const Bytes ephemeral = GetInput(info, 1, "ephemeralPublicKey");
-    const Bytes party_v = GetInput(info, 2, "partyV");
-    const Bytes data = GetInput(info, 3, "data");
-    return ReturnOrThrow(info.Env(), DecryptEcToken(*key, ephemeral, party_v, data));
-  }
-
-  Napi::Value DecryptRSA(const Napi::CallbackInfo& info) {
-    ClearErrorOnReturn clear_errors;
-    const auto key = GetKeyOfType(info, KeyType::kRsa);
-    const Bytes wrapped = GetInput(info, 1, "wrappedKey");
-    const Bytes data = GetInput(info, 2, "data");
-    return ReturnOrThrow(info.Env(), DecryptRsaToken(*key, wrapped, data));
-  }
-
-  // Promise-returning entry points never throw: argument errors reject like decryption errors.
-  Napi::Value DecryptECAsync(const Napi::CallbackInfo& info) {
-    return Queue(info, [&]() {
-      const auto key = GetKeyOfType(info, KeyType::kEc);
-      const Bytes ephemeral = GetInput(info, 1, "ephemeralPublicKey");
-      const Bytes party_v = GetInput(info, 2, "partyV");
-      const Bytes data = GetInput(info, 3, "data");
-      return std::make_unique<DecryptWorker>(info.Env(), info[0].As<Napi::Object>(), key,
-                                             TokenKind::kEc, ephemeral, party_v, data);
-    });
-  }
-
-  Napi::Value DecryptRSAAsync(const Napi::CallbackInfo& info) {
-    return Queue(info, [&]() {
-      const auto key = GetKeyOfType(info, KeyType::kRsa);
-      const Bytes wrapped = GetInput(info, 1, "wrappedKey");
-      const Bytes data = GetInput(info, 2, "data");
-      return std::make_unique<DecryptWorker>(info.Env(), info[0].As<Napi::Object>(), key,
-                                             TokenKind::kRsa, wrapped, Bytes(), data);
-    });
-  }
-
-  template <typename MakeWorker>
-  static Napi::Value Queue(const Napi::CallbackInfo& info, MakeWorker make_worker) {
+  // THE token entry point. pool false: RunToken inline, the result returned or thrown. pool true:
+  // the same RunToken on libuv's pool, and a Promise that never throws (argument errors reject).
+  Napi::Value Token(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
+    if (!info[0].IsBoolean()) ThrowArgument(env, "pool");
+    if (!info[0].As<Napi::Boolean>().Value()) {
+      ClearErrorOnReturn clear_errors;
+      const TokenArgs args = ReadTokenArgs(info);
+      PhaseTimes times;
+      Result<SecretBytes> result = RunToken(args.Input(), &times);
+      WritePhases(args.phases, times);
+      if (!result.ok()) throw ToJsError(env, result.error());
+      return TokenValue(env, args.key == nullptr, result.value());
+    }
     try {
-      auto worker = make_worker();  // a std::unique_ptr to a PromiseWorker
-      Napi::Promise promise = worker->Promise();
-      worker->Queue();
-      worker.release();  // owned by node-addon-api from here: deleted after OnOK / OnError
+      auto job = std::make_unique<TokenJob>(env, ReadTokenArgs(info));
+      Napi::Promise promise = job->Promise();
+      job->Queue();
+      job.release();  // owned by node-addon-api from here: deleted after OnOK / OnError
       return promise;
     } catch (const Napi::Error& e) {
       Napi::Promise::Deferred deferred = Napi::Promise::Deferred::New(env);
       deferred.Reject(e.Value());
       return deferred.Promise();
     }
+  }
+
+  // verifySignature(signer, message, signature): the bare primitive, for the known-answer tests
+  // and the bench's OpenSSL limit; the token path checks signatures through token().
+  Napi::Value VerifySignature(const Napi::CallbackInfo& info) {
+    ClearErrorOnReturn clear_errors;
+    const auto signer = GetSigner(info, 0);
+    const Bytes message = GetOptionalInput(info, 1, "message");
+    const Bytes signature = GetInput(info, 2, "signature");
+    return ReturnOrThrow(info.Env(), applepay::VerifySignature(*signer, message, signature));
   }
 
   Napi::Value Ecdh(const Napi::CallbackInfo& info) {

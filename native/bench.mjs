@@ -117,11 +117,14 @@ const rsaSigner = native.importPublicKey(rsa.spki);
 const rsaKeyObject = createPublicKey({ key: rsa.spki, format: 'der', type: 'spki' });
 const z = native.ecdh(ecKey, eph);
 
+const ecToken = (pool) => native.token(pool, ecSigner, ec.message, ec.signature, ecKey, eph, partyV, ecData);
+const rsaToken = (pool) => native.token(pool, rsaSigner, rsa.message, rsa.signature, rsaKey, wrapped, null, rsaData);
+
 console.log(`node ${process.version}, OpenSSL ${process.versions.openssl}`);
-measure('decryptEC (sync)', () => native.decryptEC(ecKey, eph, partyV, ecData));
+measure('token EC_v1 (sync)', () => ecToken(false));
 measure('  ecdh', () => native.ecdh(ecKey, eph));
 measure('  kdf', () => native.kdf(z, partyV));
-measure('decryptRSA (sync)', () => native.decryptRSA(rsaKey, wrapped, rsaData));
+measure('token RSA_v1 (sync)', () => rsaToken(false));
 measure('importKey (PEM, EC)', () => native.importKey(ec.pem), 200);
 measure('importPublicKey (EC, with point check)', () => native.importPublicKey(ec.spki), 200);
 measure('importPublicKey (RSA-2048)', () => native.importPublicKey(rsa.spki), 200);
@@ -129,31 +132,16 @@ measure('importPublicKey (RSA-2048)', () => native.importPublicKey(rsa.spki), 20
 compare('EC_v1: ECDSA P-256 / SHA-256 over the signed attributes', [
   ['node:crypto verify(sha256, msg, KeyObject, sig)', () => nodeVerify('sha256', ec.message, ecKeyObject, ec.signature)],
   ['verifySignature', () => native.verifySignature(ecSigner, ec.message, ec.signature)],
-  ['decryptEC', () => native.decryptEC(ecKey, eph, partyV, ecData)],
-  [
-    'node:crypto verify + decryptEC',
-    () => nodeVerify('sha256', ec.message, ecKeyObject, ec.signature) && native.decryptEC(ecKey, eph, partyV, ecData),
-  ],
-  ['verifyAndDecryptEC', () => native.verifyAndDecryptEC(ecSigner, ec.message, ec.signature, ecKey, eph, partyV, ecData)],
+  ['verifySignature + ecdh (the OpenSSL limit)', () => native.verifySignature(ecSigner, ec.message, ec.signature) && native.ecdh(ecKey, eph)],
+  ['token (signature, then decryption)', () => ecToken(false)],
 ]);
 compare('RSA_v1: RSA-2048 PKCS#1 v1.5 / SHA-256', [
   ['node:crypto verify(sha256, msg, KeyObject, sig)', () => nodeVerify('sha256', rsa.message, rsaKeyObject, rsa.signature)],
   ['verifySignature', () => native.verifySignature(rsaSigner, rsa.message, rsa.signature)],
-  ['verifyAndDecryptRSA', () => native.verifyAndDecryptRSA(rsaSigner, rsa.message, rsa.signature, rsaKey, wrapped, rsaData)],
+  ['token (signature, then decryption)', () => rsaToken(false)],
 ]);
 
 console.log('');
-await throughput('decryptECAsync', () => native.decryptECAsync(ecKey, eph, partyV, ecData));
-await throughput('decryptRSAAsync', () => native.decryptRSAAsync(rsaKey, wrapped, rsaData));
-await throughput('verifySignatureAsync (EC)', () => native.verifySignatureAsync(ecSigner, ec.message, ec.signature));
-await throughput('node:crypto verify (callback) + decryptECAsync', () =>
-  new Promise((resolve, reject) =>
-    nodeVerify('sha256', ec.message, ecKeyObject, ec.signature, (err, ok) => (err || !ok ? reject(err) : resolve())),
-  ).then(() => native.decryptECAsync(ecKey, eph, partyV, ecData)),
-);
-await throughput('verifyAndDecryptECAsync', () =>
-  native.verifyAndDecryptECAsync(ecSigner, ec.message, ec.signature, ecKey, eph, partyV, ecData),
-);
-await throughput('verifyAndDecryptRSAAsync', () =>
-  native.verifyAndDecryptRSAAsync(rsaSigner, rsa.message, rsa.signature, rsaKey, wrapped, rsaData),
-);
+await throughput('token EC_v1 (pool)', () => ecToken(true));
+await throughput('token RSA_v1 (pool)', () => rsaToken(true));
+await throughput('token, signature only (pool)', () => native.token(true, ecSigner, ec.message, ec.signature, null, null, null, null));

@@ -1,5 +1,7 @@
 #include "token.h"
 
+#include <chrono>
+
 #include "primitives.h"
 
 namespace applepay {
@@ -48,23 +50,33 @@ Result<SecretBytes> DecryptRsaToken(const MerchantKey& key, Bytes wrapped_key, B
   return DecryptPayload(key.gcm.get(), k.value().view(), data);
 }
 
-Result<SecretBytes> VerifyAndDecryptEcToken(const SignerKey& signer, Bytes message,
-                                            Bytes signature, const MerchantKey& key,
-                                            Bytes ephemeral_spki, Bytes party_v, Bytes data) {
-  if (signer.type() != KeyType::kEc || key.type != KeyType::kEc) return Error::kArgument;
-  if (party_v.size != kPartyVSize) return Error::kArgument;
-  Result<bool> verified = RequireSignature(signer, message, signature);
-  if (!verified.ok()) return verified.error();
-  return DecryptEcToken(key, ephemeral_spki, party_v, data);
+namespace {
+
+double MicrosecondsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count();
 }
 
-Result<SecretBytes> VerifyAndDecryptRsaToken(const SignerKey& signer, Bytes message,
-                                             Bytes signature, const MerchantKey& key,
-                                             Bytes wrapped_key, Bytes data) {
-  if (signer.type() != KeyType::kRsa || key.type != KeyType::kRsa) return Error::kArgument;
-  Result<bool> verified = RequireSignature(signer, message, signature);
+}  // namespace
+
+Result<SecretBytes> RunToken(const TokenInput& in, PhaseTimes* times) {
+  if (in.signer == nullptr) return Error::kArgument;
+  if (in.key != nullptr) {
+    if (in.signer->type() != in.key->type) return Error::kArgument;
+    if (in.key->type == KeyType::kEc && in.party_v.size != kPartyVSize) return Error::kArgument;
+    if (in.key->type == KeyType::kRsa && in.party_v.size != 0) return Error::kArgument;
+  }
+  auto start = std::chrono::steady_clock::now();
+  Result<bool> verified = RequireSignature(*in.signer, in.message, in.signature);
+  if (times != nullptr) times->signature_us = MicrosecondsSince(start);
   if (!verified.ok()) return verified.error();
-  return DecryptRsaToken(key, wrapped_key, data);
+  if (in.key == nullptr) return SecretBytes();
+
+  start = std::chrono::steady_clock::now();
+  Result<SecretBytes> plaintext = in.key->type == KeyType::kEc
+                                      ? DecryptEcToken(*in.key, in.key_material, in.party_v, in.data)
+                                      : DecryptRsaToken(*in.key, in.key_material, in.data);
+  if (times != nullptr) times->decrypt_us = MicrosecondsSince(start);
+  return plaintext;
 }
 
 }  // namespace applepay

@@ -1,6 +1,7 @@
-// The two token paths, built only from primitives.h. Shared by the synchronous entry points (JS
-// thread) and the AsyncWorkers (libuv pool): everything here is reentrant and touches the key
-// read-only.
+// The one token operation, built only from primitives.h, and the one copy of Apple's order inside
+// the addon: the signer's signature first, then (only if it verifies and no refusal is pending) the
+// decryption. Shared by the synchronous call (JS thread) and the thread-pool job: everything here is
+// reentrant and touches the keys read-only.
 #pragma once
 
 #include "merchant_key.h"
@@ -10,24 +11,39 @@
 
 namespace applepay {
 
-// EC_v1: ECDH -> AppleKdf -> AES-256-GCM(16 zero bytes IV, no AAD, tag = last 16 bytes of data).
-// data shorter than 17 bytes is kDecrypt (a token that cannot carry a tag and one byte of payload).
+// One token, as the boundary read it (borrowed bytes that outlive RunToken).
+struct TokenInput {
+  const SignerKey* signer = nullptr;
+  Bytes message;    // the signed attributes, re-tagged as a SET (what the signature covers)
+  Bytes signature;  // the SignerInfo's signature
+  // Null when TypeScript has already decided to refuse the token (a stale signing time, an unknown
+  // merchant key): the signature is still checked, because a bad signature outranks those codes,
+  // and nothing is decrypted. Otherwise the merchant key, of the signer's type.
+  const MerchantKey* key = nullptr;
+  Bytes key_material;  // EC_v1: the ephemeral key's SPKI; RSA_v1: wrappedKey
+  Bytes party_v;       // EC_v1: SHA-256 of the merchant identifier; RSA_v1: empty
+  Bytes data;          // ciphertext || 16-byte GCM tag
+};
+
+// Phase durations in microseconds, for diagnostics; measured on every call (two clock reads per
+// phase), so a subscriber never changes which code runs.
+struct PhaseTimes {
+  double signature_us = 0;
+  double decrypt_us = 0;
+};
+
+// The signature over `message` by `signer`; kSignature unless it verifies. Then, with a key, the
+// decryption of the version the key's type names (EC_v1: ECDH -> AppleKdf -> AES-256-GCM; RSA_v1:
+// RSA-OAEP -> AES-128-GCM), whose every failure is kDecrypt (kEphemeralKey for an unusable
+// ephemeral key). Without a key, an empty SecretBytes once the signature verified. Argument errors
+// (a signer or merchant key of the other type, a partyV that is not 32 bytes) come first: they are
+// the caller's mistakes, not the token's.
+Result<SecretBytes> RunToken(const TokenInput& input, PhaseTimes* times);
+
+// The decryption steps on their own, for the fuzz targets that cross-check RunToken. Not exposed
+// to JavaScript: the addon never decrypts behind an unchecked signature.
 Result<SecretBytes> DecryptEcToken(const MerchantKey& key, Bytes ephemeral_spki, Bytes party_v,
                                    Bytes data);
-
-// RSA_v1: RSA-OAEP(SHA-256, MGF1-SHA-256, empty label) -> 16-byte key -> AES-128-GCM as above.
-// An OAEP failure, an unwrapped key of another length and a bad tag are all the same kDecrypt.
 Result<SecretBytes> DecryptRsaToken(const MerchantKey& key, Bytes wrapped_key, Bytes data);
-
-// The two paths behind the signer's signature: VerifySignature over `message` (the re-tagged signed
-// attributes) first, and the decryption above only if it verifies; kSignature otherwise, whatever
-// the rest of the token holds. Argument errors (a signer or merchant key of the other type, a
-// partyV that is not 32 bytes) come before the signature, since they are the caller's mistakes.
-Result<SecretBytes> VerifyAndDecryptEcToken(const SignerKey& signer, Bytes message,
-                                            Bytes signature, const MerchantKey& key,
-                                            Bytes ephemeral_spki, Bytes party_v, Bytes data);
-Result<SecretBytes> VerifyAndDecryptRsaToken(const SignerKey& signer, Bytes message,
-                                             Bytes signature, const MerchantKey& key,
-                                             Bytes wrapped_key, Bytes data);
 
 }  // namespace applepay

@@ -387,6 +387,7 @@ describe('merchant key and decryption', () => {
 
   test('INTERNAL: a fault outside the token (a clock that throws) fails closed', async () => {
     const broken = testVerifier({
+      trackLastError: true,
       clock: () => {
         throw new Error('clock source unavailable');
       },
@@ -409,7 +410,7 @@ describe('replay protection', () => {
   });
 
   test('REPLAY_STORE_UNAVAILABLE: a failing store fails closed', async () => {
-    const down = testVerifier({ replayGuard: { claim: () => Promise.reject(new Error('ECONNREFUSED 127.0.0.1:6379')) } });
+    const down = testVerifier({ trackLastError: true, replayGuard: { claim: () => Promise.reject(new Error('ECONNREFUSED 127.0.0.1:6379')) } });
     await rejectsWith(down.verifyAndDecrypt(mint({ version: 'EC_v1' }).paymentData), 'REPLAY_STORE_UNAVAILABLE');
     expect(down.lastError()?.message).not.toContain('ECONNREFUSED');
     const confused = testVerifier({ replayGuard: { claim: () => Promise.resolve('OK' as unknown as boolean) } });

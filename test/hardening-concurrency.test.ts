@@ -41,7 +41,7 @@ function mintCorpus(): string[] {
 }
 
 const tokens = mintCorpus();
-const verifier = testVerifier();
+const verifier = testVerifier({ trackLastError: true });
 const sequential: Verdict[] = tokens.map((t) => verdictSync(verifier, t, now));
 
 function codeOf(v: Verdict): ErrorCode | null {
@@ -176,7 +176,7 @@ function cases(n: number): Case[] {
 }
 
 describe('concurrent verifications on one thread', () => {
-  const verifier = testVerifier();
+  const verifier = testVerifier({ trackLastError: true });
   const all = cases(200);
 
   async function handle(c: Case): Promise<{ outcome: Case['expected']; last: ReturnType<typeof lastError>; own: ReturnType<typeof lastError> }> {

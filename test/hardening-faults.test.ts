@@ -65,9 +65,9 @@ function on(names: readonly string[], fault: (real: () => unknown, args: unknown
 
 /** Decryption faults shaped like each entry point: the async ones settle a promise, the sync ones throw. */
 function byForm(asyncResult: () => Promise<unknown>): Fault {
-  return (name, _, real) => {
+  return (name, args, real) => {
     if (!DECRYPT.includes(name)) return real();
-    if (name.endsWith('Async')) return asyncResult();
+    if (args[0] === true) return asyncResult();
     throw new Error('x');
   };
 }
@@ -81,24 +81,15 @@ function expectRefused(v: Verdict, allowed: readonly ErrorCode[]): void {
   expect(allowed).toContain((v as { code: ErrorCode }).code);
 }
 
-// The hot path verifies and decrypts in one call; a subscriber timing the steps splits it in two.
-const DECRYPT = [
-  'decryptEC',
-  'decryptECAsync',
-  'decryptRSA',
-  'decryptRSAAsync',
-  'verifyAndDecryptEC',
-  'verifyAndDecryptECAsync',
-  'verifyAndDecryptRSA',
-  'verifyAndDecryptRSAAsync',
-];
+// The addon has one token entry point; the sync and async forms differ only in its first argument.
+const DECRYPT = ['token'];
 // A real handle of the wrong kind: a merchant's private key where the signer's public key belongs.
 let merchantKeyHandle: unknown;
 const merchantHandle = (): unknown => merchantKeyHandle;
 const random = (n: number) => Buffer.from(Array.from({ length: n }, (_, i) => (i * 131 + 17) & 0xff));
 
 describe('faults in the addon during verification', () => {
-  const verifier = testVerifier();
+  const verifier = testVerifier({ trackLastError: true });
   const cases: [string, Fault, readonly ErrorCode[]][] = [
     [
       'throws a plain Error',
@@ -205,51 +196,65 @@ describe("faults in the addon's signer entry points", () => {
     expect(merchantKeyHandle).toBeDefined();
   });
 
-  // verifySignature runs as its own call when a diagnostics subscriber times the steps (and when a
-  // token fails freshness or key selection); otherwise it is fused with decryption.
+  // With a refusal pending (here a stale signing time) the token operation runs without a merchant
+  // key and only checks the signature: only null (verified) lets the refusal through, ERR_SIGNATURE
+  // outranks it, and anything else fails closed. With or without a subscriber: the same call.
   const subscriber = () => undefined;
-  const SIGNER = ['verifySignature', 'verifySignatureAsync'];
+  const late = new Date(now.getTime() + 3_600_000);
+  const signatureOnly =
+    (fault: (real: () => unknown, args: unknown[]) => unknown): Fault =>
+    (name, args, real) =>
+      name === 'token' && args[4] === null ? fault(real, args) : real();
   const cases: [string, Fault, readonly ErrorCode[]][] = [
     [
-      'verifySignature throws',
-      on(SIGNER, () => {
+      'the signature check throws',
+      signatureOnly(() => {
         throw new Error('x');
       }),
       ['INTERNAL'],
     ],
     [
-      'verifySignature throws ERR_INTERNAL',
-      on(SIGNER, () => {
+      'the signature check throws ERR_INTERNAL',
+      signatureOnly(() => {
         throw nativeError('ERR_INTERNAL');
       }),
       ['INTERNAL'],
     ],
-    ['verifySignature says no', on(SIGNER, () => false), ['SIGNATURE_INVALID']],
-    // Anything but true is not a verified signature: a truthy value of the wrong type (a promise
-    // from the async variant wired into the sync path, say) must not pass for one.
-    ['verifySignature returns a truthy non-boolean', on(SIGNER, () => 'true'), ['INTERNAL', 'SIGNATURE_INVALID']],
-    ['verifySignature returns an object', on(SIGNER, () => ({ valid: true })), ['INTERNAL', 'SIGNATURE_INVALID']],
-    ['verifySignature returns 1', on(SIGNER, () => 1), ['INTERNAL', 'SIGNATURE_INVALID']],
+    [
+      'the signature check says no (ERR_SIGNATURE)',
+      signatureOnly(() => {
+        throw nativeError('ERR_SIGNATURE');
+      }),
+      ['SIGNATURE_INVALID'],
+    ],
+    // Anything but null is not a verified signature: a truthy value of the wrong type (a promise
+    // from the async form wired into the sync path, say) must not pass for one.
+    ['the signature check returns false', signatureOnly(() => false), ['INTERNAL']],
+    ['the signature check returns true', signatureOnly(() => true), ['INTERNAL']],
+    ['the signature check returns an object', signatureOnly(() => ({ valid: true })), ['INTERNAL']],
+    ['the signature check returns a plaintext', signatureOnly(() => random(64)), ['INTERNAL']],
   ];
 
-  test.each(cases)('%s', async (_, fault, allowed) => {
-    diagnostics_channel.subscribe(VERIFY_CHANNEL_NAME, subscriber);
+  test.each([false, true])('with a subscriber: %s', async (subscribed) => {
+    if (subscribed) diagnostics_channel.subscribe(VERIFY_CHANNEL_NAME, subscriber);
     try {
-      for (const version of ['EC_v1', 'RSA_v1'] as const) {
-        const verifier = testVerifier();
-        const token = tokens[version].paymentData;
-        faults.native = fault;
-        try {
-          const { sync, async } = await outcomes(verifier, token);
-          expectRefused(sync, allowed);
-          expectRefused(async, allowed);
-        } finally {
-          faults.native = null;
+      for (const [, fault, allowed] of cases) {
+        for (const version of ['EC_v1', 'RSA_v1'] as const) {
+          const verifier = testVerifier();
+          const token = tokens[version].paymentData;
+          faults.native = fault;
+          try {
+            expectRefused(verdictSync(verifier, token, late), allowed);
+            expectRefused(await verdictAsync(verifier, token, late), allowed);
+          } finally {
+            faults.native = null;
+          }
+          expect(verdictSync(verifier, token, late)).toMatchObject({ ok: false, code: 'SIGNING_TIME_TOO_OLD' });
+          expect(await verdictAsync(verifier, token, late)).toMatchObject({ ok: false, code: 'SIGNING_TIME_TOO_OLD' });
         }
-        expect(verdictSync(verifier, token, now)).toMatchObject({ ok: true });
       }
     } finally {
-      diagnostics_channel.unsubscribe(VERIFY_CHANNEL_NAME, subscriber);
+      if (subscribed) diagnostics_channel.unsubscribe(VERIFY_CHANNEL_NAME, subscriber);
     }
   });
 
@@ -299,9 +304,9 @@ describe("faults in the addon's signer entry points", () => {
     }
   });
 
-  test('the fused call failing its signature (ERR_SIGNATURE) is SIGNATURE_INVALID', async () => {
+  test('the token operation failing its signature (ERR_SIGNATURE) is SIGNATURE_INVALID', async () => {
     const verifier = testVerifier();
-    faults.native = on(['verifyAndDecryptEC', 'verifyAndDecryptECAsync'], () => {
+    faults.native = on(DECRYPT, () => {
       throw nativeError('ERR_SIGNATURE');
     });
     try {

@@ -230,12 +230,13 @@ async function apiOutputs(item: Item): Promise<{ outputs: string[]; codes: strin
   diagnostics_channel.subscribe(VERIFY_CHANNEL_NAME, listener);
   try {
     const build = async () => {
-      if (item.replay === undefined) return createVerifier(item.options);
+      // trackLastError: lastError() is one of the outputs searched for secrets.
+      if (item.replay === undefined) return createVerifier({ ...item.options, trackLastError: true });
       const at = item.now ?? new Date();
       const max = item.replay.maxEntries;
       const guard = memoryReplayGuard({ clock: () => at, ...(max === undefined ? {} : { maxEntries: max }) });
       for (const id of item.replay.claimed ?? []) await guard.claim(id, new Date(at.getTime() + 3_600_000));
-      return createVerifier({ ...item.options, replayGuard: guard });
+      return createVerifier({ ...item.options, replayGuard: guard, trackLastError: true });
     };
     let verifier;
     try {

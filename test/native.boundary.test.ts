@@ -17,9 +17,11 @@ import { fileURLToPath } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
-import { native, type MerchantKeyHandle } from '../lib/native.js';
-import { NOT_BYTES, detachedView } from './fixtures/native-inputs.js';
 import { expectCode } from './support/expect-code.js';
+import { native, NATIVE_CODES, type MerchantKeyHandle } from '../lib/native.js';
+import { NOT_BYTES, detachedView, NATIVE_MESSAGES } from './fixtures/native-inputs.js';
+import { loadRealToken } from './fixtures/native-cms.js';
+import { tokenCalls } from './fixtures/native-compat.mjs';
 
 const FIXTURES = fileURLToPath(new URL('../test-vectors/native/', import.meta.url));
 const REAL = fileURLToPath(new URL('../test-vectors/real/', import.meta.url));
@@ -35,17 +37,25 @@ function loadToken(name: string): { token: Record<string, any>; partyV: Buffer; 
   return { token, partyV: Buffer.from(meta.merchantIdHashHex, 'hex'), keyPem: readFileSync(`${REAL}${name}/merchant_key.TEST-KEY.pem`) };
 }
 
+// The decryption edges below run through token() behind a real token's verifying signature.
+const signerOf = (name: string) => {
+  const t = loadRealToken(name);
+  return { signer: native.importPublicKey(t.spki), message: t.message, signature: t.signature };
+};
+const calls = tokenCalls(native, { ec: signerOf('gala-seatgeek-2014'), rsa: signerOf('basistheory-rsa-2024') });
+const anyCalls = calls as unknown as Record<string, (...args: unknown[]) => unknown>;
+
 const gala = loadToken('gala-seatgeek-2014');
 const ecKey = native.importKey(gala.keyPem);
 const EPH = Buffer.from(gala.token.header.ephemeralPublicKey as string, 'base64');
 const EC_DATA = Buffer.from(gala.token.data as string, 'base64');
-const EC_PLAIN = native.decryptEC(ecKey, EPH, gala.partyV, EC_DATA);
+const EC_PLAIN = calls.decryptEC(ecKey, EPH, gala.partyV, EC_DATA);
 
 const bt = loadToken('basistheory-rsa-2024');
 const rsaKey = native.importKey(bt.keyPem);
 const WRAPPED = Buffer.from(bt.token.header.wrappedKey as string, 'base64');
 const RSA_DATA = Buffer.from(bt.token.data as string, 'base64');
-const RSA_PLAIN = native.decryptRSA(rsaKey, WRAPPED, RSA_DATA);
+const RSA_PLAIN = calls.decryptRSA(rsaKey, WRAPPED, RSA_DATA);
 
 const any = native as unknown as Record<string, (...args: unknown[]) => unknown>;
 
@@ -54,11 +64,11 @@ describe('JavaScript argument checks (ERR_ARGUMENT)', () => {
     for (const [label, bad] of NOT_BYTES) {
       const cases: [string, () => unknown][] = [
         ['importKey data', () => any.importKey!(bad)],
-        ['decryptEC eph', () => any.decryptEC!(ecKey, bad, gala.partyV, EC_DATA)],
-        ['decryptEC partyV', () => any.decryptEC!(ecKey, EPH, bad, EC_DATA)],
-        ['decryptEC data', () => any.decryptEC!(ecKey, EPH, gala.partyV, bad)],
-        ['decryptRSA wrapped', () => any.decryptRSA!(rsaKey, bad, RSA_DATA)],
-        ['decryptRSA data', () => any.decryptRSA!(rsaKey, WRAPPED, bad)],
+        ['decryptEC eph', () => anyCalls.decryptEC!(ecKey, bad, gala.partyV, EC_DATA)],
+        ['decryptEC partyV', () => anyCalls.decryptEC!(ecKey, EPH, bad, EC_DATA)],
+        ['decryptEC data', () => anyCalls.decryptEC!(ecKey, EPH, gala.partyV, bad)],
+        ['decryptRSA wrapped', () => anyCalls.decryptRSA!(rsaKey, bad, RSA_DATA)],
+        ['decryptRSA data', () => anyCalls.decryptRSA!(rsaKey, WRAPPED, bad)],
         ['ecdh', () => any.ecdh!(ecKey, bad)],
         ['kdf z', () => any.kdf!(bad, gala.partyV)],
         ['kdf partyV', () => any.kdf!(Buffer.alloc(32), bad)],
@@ -92,11 +102,11 @@ describe('JavaScript argument checks (ERR_ARGUMENT)', () => {
   it('empty buffers are refused where bytes are required, accepted for aad, ciphertext and label', () => {
     const empty = new Uint8Array(0);
     expectCode(() => native.importKey(empty), 'ERR_ARGUMENT');
-    expectCode(() => native.decryptEC(ecKey, empty, gala.partyV, EC_DATA), 'ERR_ARGUMENT');
-    expectCode(() => native.decryptEC(ecKey, EPH, empty, EC_DATA), 'ERR_ARGUMENT');
-    expectCode(() => native.decryptEC(ecKey, EPH, gala.partyV, empty), 'ERR_ARGUMENT');
-    expectCode(() => native.decryptRSA(rsaKey, empty, RSA_DATA), 'ERR_ARGUMENT');
-    expectCode(() => native.decryptRSA(rsaKey, WRAPPED, empty), 'ERR_ARGUMENT');
+    expectCode(() => calls.decryptEC(ecKey, empty, gala.partyV, EC_DATA), 'ERR_ARGUMENT');
+    expectCode(() => calls.decryptEC(ecKey, EPH, empty, EC_DATA), 'ERR_ARGUMENT');
+    expectCode(() => calls.decryptEC(ecKey, EPH, gala.partyV, empty), 'ERR_ARGUMENT');
+    expectCode(() => calls.decryptRSA(rsaKey, empty, RSA_DATA), 'ERR_ARGUMENT');
+    expectCode(() => calls.decryptRSA(rsaKey, WRAPPED, empty), 'ERR_ARGUMENT');
     expectCode(() => native.ecdh(ecKey, empty), 'ERR_ARGUMENT');
     expectCode(() => native.kdf(empty, gala.partyV), 'ERR_ARGUMENT');
     expectCode(() => native.aesGcmDecrypt(Buffer.alloc(16), empty, empty, empty, Buffer.alloc(16)), 'ERR_ARGUMENT');
@@ -111,26 +121,26 @@ describe('JavaScript argument checks (ERR_ARGUMENT)', () => {
     const big = Buffer.alloc(MAX_INPUT + 1);
     expectCode(() => native.importKey(big), 'ERR_ARGUMENT');
     expectCode(() => native.importKey(gala.keyPem, Buffer.alloc(1025)), 'ERR_ARGUMENT');
-    expectCode(() => native.decryptEC(ecKey, big, gala.partyV, EC_DATA), 'ERR_ARGUMENT');
-    expectCode(() => native.decryptEC(ecKey, EPH, gala.partyV, big), 'ERR_ARGUMENT');
-    expectCode(() => native.decryptRSA(rsaKey, WRAPPED, big), 'ERR_ARGUMENT');
+    expectCode(() => calls.decryptEC(ecKey, big, gala.partyV, EC_DATA), 'ERR_ARGUMENT');
+    expectCode(() => calls.decryptEC(ecKey, EPH, gala.partyV, big), 'ERR_ARGUMENT');
+    expectCode(() => calls.decryptRSA(rsaKey, WRAPPED, big), 'ERR_ARGUMENT');
     expectCode(() => native.aesGcmDecrypt(Buffer.alloc(16), Buffer.alloc(16), big, Buffer.alloc(0), Buffer.alloc(16)), 'ERR_ARGUMENT');
-    expectCode(() => native.decryptEC(ecKey, EPH, gala.partyV, Buffer.alloc(MAX_INPUT)), 'ERR_DECRYPT');
+    expectCode(() => calls.decryptEC(ecKey, EPH, gala.partyV, Buffer.alloc(MAX_INPUT)), 'ERR_DECRYPT');
     expectCode(() => native.importKey(Buffer.alloc(MAX_INPUT, 0x30)), 'ERR_KEY_DECODE');
   });
 
   it('detached ArrayBuffers are refused', async () => {
     expectCode(() => native.importKey(detachedView(64)), 'ERR_ARGUMENT');
-    expectCode(() => native.decryptEC(ecKey, detachedView(91), gala.partyV, EC_DATA), 'ERR_ARGUMENT');
-    expectCode(() => native.decryptEC(ecKey, EPH, gala.partyV, detachedView(64)), 'ERR_ARGUMENT');
-    expectCode(() => native.decryptRSA(rsaKey, detachedView(256), RSA_DATA), 'ERR_ARGUMENT');
+    expectCode(() => calls.decryptEC(ecKey, detachedView(91), gala.partyV, EC_DATA), 'ERR_ARGUMENT');
+    expectCode(() => calls.decryptEC(ecKey, EPH, gala.partyV, detachedView(64)), 'ERR_ARGUMENT');
+    expectCode(() => calls.decryptRSA(rsaKey, detachedView(256), RSA_DATA), 'ERR_ARGUMENT');
     expectCode(() => native.kdf(detachedView(32), gala.partyV), 'ERR_ARGUMENT');
     expectCode(
       () => native.aesGcmDecrypt(Buffer.alloc(16), Buffer.alloc(16), detachedView(4), Buffer.alloc(0), Buffer.alloc(16)),
       'ERR_ARGUMENT',
     );
-    await expect(native.decryptECAsync(ecKey, EPH, gala.partyV, detachedView(64))).rejects.toMatchObject({ code: 'ERR_ARGUMENT' });
-    await expect(native.decryptRSAAsync(rsaKey, WRAPPED, detachedView(64))).rejects.toMatchObject({ code: 'ERR_ARGUMENT' });
+    await expect(calls.decryptECAsync(ecKey, EPH, gala.partyV, detachedView(64))).rejects.toMatchObject({ code: 'ERR_ARGUMENT' });
+    await expect(calls.decryptRSAAsync(rsaKey, WRAPPED, detachedView(64))).rejects.toMatchObject({ code: 'ERR_ARGUMENT' });
   });
 
   it('anything but a handle from importKey is refused as the key', () => {
@@ -146,9 +156,9 @@ describe('JavaScript argument checks (ERR_ARGUMENT)', () => {
       new Proxy(ecKey, {}),
     ];
     for (const fake of fakes) {
-      expectCode(() => any.decryptEC!(fake, EPH, gala.partyV, EC_DATA), 'ERR_ARGUMENT');
+      expectCode(() => anyCalls.decryptEC!(fake, EPH, gala.partyV, EC_DATA), 'ERR_ARGUMENT');
       expectCode(() => any.ecdh!(fake, EPH), 'ERR_ARGUMENT');
-      expectCode(() => any.decryptRSA!(fake, WRAPPED, RSA_DATA), 'ERR_ARGUMENT');
+      expectCode(() => anyCalls.decryptRSA!(fake, WRAPPED, RSA_DATA), 'ERR_ARGUMENT');
       expectCode(() => any.rsaOaepDecrypt!(fake, WRAPPED, Buffer.alloc(0)), 'ERR_ARGUMENT');
     }
     // The class is reachable through the prototype but cannot mint handles.
@@ -157,26 +167,26 @@ describe('JavaScript argument checks (ERR_ARGUMENT)', () => {
   });
 
   it('a key of the other type is refused (RSA handle into EC calls and vice versa)', async () => {
-    expectCode(() => native.decryptEC(rsaKey, EPH, gala.partyV, EC_DATA), 'ERR_ARGUMENT');
+    expectCode(() => calls.decryptEC(rsaKey, EPH, gala.partyV, EC_DATA), 'ERR_ARGUMENT');
     expectCode(() => native.ecdh(rsaKey, EPH), 'ERR_ARGUMENT');
-    expectCode(() => native.decryptRSA(ecKey, WRAPPED, RSA_DATA), 'ERR_ARGUMENT');
+    expectCode(() => calls.decryptRSA(ecKey, WRAPPED, RSA_DATA), 'ERR_ARGUMENT');
     expectCode(() => native.rsaOaepDecrypt(ecKey, WRAPPED, Buffer.alloc(0)), 'ERR_ARGUMENT');
-    await expect(native.decryptECAsync(rsaKey, EPH, gala.partyV, EC_DATA)).rejects.toMatchObject({ code: 'ERR_ARGUMENT' });
-    await expect(native.decryptRSAAsync(ecKey, WRAPPED, RSA_DATA)).rejects.toMatchObject({ code: 'ERR_ARGUMENT' });
+    await expect(calls.decryptECAsync(rsaKey, EPH, gala.partyV, EC_DATA)).rejects.toMatchObject({ code: 'ERR_ARGUMENT' });
+    await expect(calls.decryptRSAAsync(ecKey, WRAPPED, RSA_DATA)).rejects.toMatchObject({ code: 'ERR_ARGUMENT' });
   });
 
   it('the asynchronous calls reject instead of throwing', async () => {
-    const p = any.decryptECAsync!({}, EPH, gala.partyV, EC_DATA);
+    const p = anyCalls.decryptECAsync!({}, EPH, gala.partyV, EC_DATA);
     expect(p).toBeInstanceOf(Promise);
     await expect(p).rejects.toMatchObject({ code: 'ERR_ARGUMENT' });
-    const q = any.decryptRSAAsync!(rsaKey, 'nope', RSA_DATA);
+    const q = anyCalls.decryptRSAAsync!(rsaKey, 'nope', RSA_DATA);
     expect(q).toBeInstanceOf(Promise);
     await expect(q).rejects.toMatchObject({ code: 'ERR_ARGUMENT' });
   });
 
   it('wrong fixed sizes are ERR_ARGUMENT: PartyV, Z, AES key, IV, tag', () => {
     for (const n of [31, 33]) {
-      expectCode(() => native.decryptEC(ecKey, EPH, Buffer.alloc(n), EC_DATA), 'ERR_ARGUMENT');
+      expectCode(() => calls.decryptEC(ecKey, EPH, Buffer.alloc(n), EC_DATA), 'ERR_ARGUMENT');
       expectCode(() => native.kdf(Buffer.alloc(32), Buffer.alloc(n)), 'ERR_ARGUMENT');
       expectCode(() => native.kdf(Buffer.alloc(n), Buffer.alloc(32)), 'ERR_ARGUMENT');
     }
@@ -214,9 +224,9 @@ describe('byte views', () => {
     const pv = embed(gala.partyV, 13);
     const data = embed(EC_DATA, 3);
     expect(eph.byteOffset).toBe(5);
-    expect(native.decryptEC(ecKey, eph, pv, data).equals(EC_PLAIN)).toBe(true);
-    expect((await native.decryptECAsync(ecKey, eph, pv, data)).equals(EC_PLAIN)).toBe(true);
-    expect(native.decryptRSA(rsaKey, embed(WRAPPED, 1), embed(RSA_DATA, 9)).equals(RSA_PLAIN)).toBe(true);
+    expect(calls.decryptEC(ecKey, eph, pv, data).equals(EC_PLAIN)).toBe(true);
+    expect((await calls.decryptECAsync(ecKey, eph, pv, data)).equals(EC_PLAIN)).toBe(true);
+    expect(calls.decryptRSA(rsaKey, embed(WRAPPED, 1), embed(RSA_DATA, 9)).equals(RSA_PLAIN)).toBe(true);
     // A Buffer from the shared pool is itself such a view.
     const pooled = Buffer.from(gala.keyPem.toString('utf8'));
     expect(native.importKey(new Uint8Array(pooled.buffer, pooled.byteOffset, pooled.length)).type).toBe('ec');
@@ -225,14 +235,14 @@ describe('byte views', () => {
   it('the asynchronous calls copy their inputs before returning', async () => {
     const data = Buffer.from(EC_DATA);
     const eph = new Uint8Array(EPH);
-    const p = native.decryptECAsync(ecKey, eph, gala.partyV, data);
+    const p = calls.decryptECAsync(ecKey, eph, gala.partyV, data);
     data.fill(0);
     eph.fill(0);
     expect((await p).equals(EC_PLAIN)).toBe(true);
 
     const ab = new ArrayBuffer(RSA_DATA.length);
     new Uint8Array(ab).set(RSA_DATA);
-    const q = native.decryptRSAAsync(rsaKey, WRAPPED, new Uint8Array(ab));
+    const q = calls.decryptRSAAsync(rsaKey, WRAPPED, new Uint8Array(ab));
     structuredClone(ab, { transfer: [ab] }); // detach while queued
     expect((await q).equals(RSA_PLAIN)).toBe(true);
   });
@@ -243,7 +253,7 @@ describe('byte views', () => {
     const pending: Promise<Buffer>[] = [];
     for (let i = 0; i < 64; i++) {
       // The handle is unreachable from JavaScript as soon as the call returns.
-      pending.push(native.decryptECAsync(native.importKey(gala.keyPem), EPH, gala.partyV, EC_DATA));
+      pending.push(calls.decryptECAsync(native.importKey(gala.keyPem), EPH, gala.partyV, EC_DATA));
       if (i % 8 === 0) gc();
     }
     gc();
@@ -256,8 +266,8 @@ describe('ephemeral public key (ERR_EPHEMERAL_KEY)', () => {
   const point = EPH.subarray(26);
   const check = async (spki: Uint8Array): Promise<void> => {
     expectCode(() => native.ecdh(ecKey, spki), 'ERR_EPHEMERAL_KEY');
-    expectCode(() => native.decryptEC(ecKey, spki, gala.partyV, EC_DATA), 'ERR_EPHEMERAL_KEY');
-    await expect(native.decryptECAsync(ecKey, spki, gala.partyV, EC_DATA)).rejects.toMatchObject({ code: 'ERR_EPHEMERAL_KEY' });
+    expectCode(() => calls.decryptEC(ecKey, spki, gala.partyV, EC_DATA), 'ERR_EPHEMERAL_KEY');
+    await expect(calls.decryptECAsync(ecKey, spki, gala.partyV, EC_DATA)).rejects.toMatchObject({ code: 'ERR_EPHEMERAL_KEY' });
   };
 
   it('the token key has exactly the expected 26-byte prefix', () => {
@@ -329,22 +339,22 @@ describe('ephemeral public key (ERR_EPHEMERAL_KEY)', () => {
 describe('truncated data and tags (ERR_DECRYPT)', () => {
   it('EC_v1 and RSA_v1 data of 1..16 bytes (tag of 0..15 bytes, or no payload) fail as decryption', async () => {
     for (let n = 1; n <= 16; n++) {
-      expectCode(() => native.decryptEC(ecKey, EPH, gala.partyV, EC_DATA.subarray(EC_DATA.length - n)), 'ERR_DECRYPT');
-      expectCode(() => native.decryptRSA(rsaKey, WRAPPED, RSA_DATA.subarray(RSA_DATA.length - n)), 'ERR_DECRYPT');
-      await expect(native.decryptECAsync(ecKey, EPH, gala.partyV, EC_DATA.subarray(0, n))).rejects.toMatchObject({ code: 'ERR_DECRYPT' });
-      await expect(native.decryptRSAAsync(rsaKey, WRAPPED, RSA_DATA.subarray(0, n))).rejects.toMatchObject({ code: 'ERR_DECRYPT' });
+      expectCode(() => calls.decryptEC(ecKey, EPH, gala.partyV, EC_DATA.subarray(EC_DATA.length - n)), 'ERR_DECRYPT');
+      expectCode(() => calls.decryptRSA(rsaKey, WRAPPED, RSA_DATA.subarray(RSA_DATA.length - n)), 'ERR_DECRYPT');
+      await expect(calls.decryptECAsync(ecKey, EPH, gala.partyV, EC_DATA.subarray(0, n))).rejects.toMatchObject({ code: 'ERR_DECRYPT' });
+      await expect(calls.decryptRSAAsync(rsaKey, WRAPPED, RSA_DATA.subarray(0, n))).rejects.toMatchObject({ code: 'ERR_DECRYPT' });
     }
     // Length 0 is refused one step earlier, at the boundary.
-    expectCode(() => native.decryptEC(ecKey, EPH, gala.partyV, EC_DATA.subarray(0, 0)), 'ERR_ARGUMENT');
+    expectCode(() => calls.decryptEC(ecKey, EPH, gala.partyV, EC_DATA.subarray(0, 0)), 'ERR_ARGUMENT');
   });
 
   it('a tag cut short and re-padded, or a flipped bit anywhere, fails', () => {
     for (const at of [0, EC_DATA.length - 17, EC_DATA.length - 16, EC_DATA.length - 1]) {
       const bad = Buffer.from(EC_DATA);
       bad[at]! ^= 0x01;
-      expectCode(() => native.decryptEC(ecKey, EPH, gala.partyV, bad), 'ERR_DECRYPT');
+      expectCode(() => calls.decryptEC(ecKey, EPH, gala.partyV, bad), 'ERR_DECRYPT');
     }
-    expectCode(() => native.decryptEC(ecKey, EPH, gala.partyV, EC_DATA.subarray(0, EC_DATA.length - 1)), 'ERR_DECRYPT');
+    expectCode(() => calls.decryptEC(ecKey, EPH, gala.partyV, EC_DATA.subarray(0, EC_DATA.length - 1)), 'ERR_DECRYPT');
   });
 
   it('the IV length is really 16: a 12-byte IV prefix does not decrypt Apple data', () => {
@@ -384,12 +394,12 @@ describe('RSA_v1 failures are indistinguishable (ERR_DECRYPT, one message)', () 
     const errors: Error[] = [];
     for (const wrapped of [garbage, wrongLength, wrongKey, WRAPPED.subarray(1), Buffer.concat([WRAPPED, Buffer.from([0])])]) {
       try {
-        native.decryptRSA(rsaKey, wrapped, RSA_DATA);
+        calls.decryptRSA(rsaKey, wrapped, RSA_DATA);
         expect.fail('decrypted');
       } catch (err) {
         errors.push(err as Error);
       }
-      await expect(native.decryptRSAAsync(rsaKey, wrapped, RSA_DATA)).rejects.toMatchObject({
+      await expect(calls.decryptRSAAsync(rsaKey, wrapped, RSA_DATA)).rejects.toMatchObject({
         code: 'ERR_DECRYPT',
         message: 'Decryption failed',
       });
@@ -605,8 +615,8 @@ describe('the OpenSSL error queue is left clean for node:crypto', () => {
       () => native.importKey(Buffer.from(encrypted), Buffer.from('wrong')),
       () => native.importKey(fixture('p384.key.pem')),
       () => native.ecdh(ecKey, fixture('ec-explicit.pub.der')),
-      () => native.decryptEC(ecKey, EPH, gala.partyV, Buffer.alloc(64)),
-      () => native.decryptRSA(rsaKey, Buffer.alloc(256, 1), RSA_DATA),
+      () => calls.decryptEC(ecKey, EPH, gala.partyV, Buffer.alloc(64)),
+      () => calls.decryptRSA(rsaKey, Buffer.alloc(256, 1), RSA_DATA),
       () => native.rsaOaepDecrypt(rsaKey, Buffer.alloc(256, 2), Buffer.alloc(0)),
     ];
     for (const fail of failures) {

@@ -12,6 +12,7 @@ import { native, NATIVE_CODES, type NativeCode, type SignerKeyHandle } from '../
 import { loadRealToken, type RealToken } from './fixtures/native-cms.js';
 import { NOT_BYTES, Tally, detachedView, NATIVE_MESSAGES } from './fixtures/native-inputs.js';
 import { expectCode } from './support/expect-code.js';
+import { tokenCalls } from './fixtures/native-compat.mjs';
 
 const WYCHEPROOF = fileURLToPath(new URL('../test-vectors/wycheproof/', import.meta.url));
 const FIXTURES = fileURLToPath(new URL('../test-vectors/native/', import.meta.url));
@@ -83,8 +84,14 @@ const galaSigner = native.importPublicKey(gala.spki);
 const rsaSigner = native.importPublicKey(btRsa.spki);
 const galaKey = native.importKey(gala.keyPem);
 const rsaKey = native.importKey(btRsa.keyPem);
-const GALA_PLAIN = native.decryptEC(galaKey, gala.header, gala.partyV, gala.data);
-const RSA_PLAIN = native.decryptRSA(rsaKey, btRsa.header, btRsa.data);
+// Step-shaped calls rebuilt on the one token entry point (see fixtures/native-compat.mjs).
+const calls = tokenCalls(native, {
+  ec: { signer: galaSigner, message: gala.message, signature: gala.signature },
+  rsa: { signer: rsaSigner, message: btRsa.message, signature: btRsa.signature },
+});
+const anyCalls = calls as unknown as Record<string, (...args: unknown[]) => unknown>;
+const GALA_PLAIN = calls.decryptEC(galaKey, gala.header, gala.partyV, gala.data);
+const RSA_PLAIN = calls.decryptRSA(rsaKey, btRsa.header, btRsa.data);
 
 // ---------------------------------------------------------------------------------------------
 // Wycheproof. This file version (schema ecdsa_verify_schema_v1) has no "acceptable" vectors: the
@@ -124,7 +131,7 @@ describe('Wycheproof ecdsa_secp256r1_sha256_test.json', () => {
         const msg = hex(t.msg);
         const sig = hex(t.sig);
         const sync = outcome(() => native.verifySignature(signer, msg, sig));
-        const async = await asyncOutcome(() => native.verifySignatureAsync(signer, msg, sig));
+        const async = await asyncOutcome(() => calls.verifySignatureAsync(signer, msg, sig));
         expect(async, `tcId ${t.tcId}`).toBe(sync);
         if (sig.length === 0) {
           expect(sync, `tcId ${t.tcId}`).toBe('ERR_ARGUMENT');
@@ -179,7 +186,7 @@ describe('the real tokens', () => {
       expect(token.message[0]).toBe(0x31);
       expect(nodeVerifies(token.message, token.leaf.publicKey, token.signature)).toBe(true);
       expect(native.verifySignature(signer, token.message, token.signature)).toBe(true);
-      expect(await native.verifySignatureAsync(signer, token.message, token.signature)).toBe(true);
+      expect(await calls.verifySignatureAsync(signer, token.message, token.signature)).toBe(true);
     });
 
     it(`${token.name}: one flipped bit anywhere in the signature or the message fails in both`, async () => {
@@ -192,7 +199,7 @@ describe('the real tokens', () => {
       for (const [message, signature] of cases) {
         expect(nodeVerifies(message, token.leaf.publicKey, signature)).toBe(false);
         expect(native.verifySignature(signer, message, signature)).toBe(false);
-        expect(await native.verifySignatureAsync(signer, message, signature)).toBe(false);
+        expect(await calls.verifySignatureAsync(signer, message, signature)).toBe(false);
       }
     });
   }
@@ -388,14 +395,14 @@ describe('verifySignature arguments', () => {
     ];
     for (const fake of fakes) {
       expectCode(() => any.verifySignature!(fake, gala.message, gala.signature), 'ERR_ARGUMENT');
-      expect(await asyncOutcome(() => any.verifySignatureAsync!(fake, gala.message, gala.signature))).toBe('ERR_ARGUMENT');
+      expect(await asyncOutcome(() => anyCalls.verifySignatureAsync!(fake, gala.message, gala.signature))).toBe('ERR_ARGUMENT');
       expectCode(
-        () => any.verifyAndDecryptEC!(fake, gala.message, gala.signature, galaKey, gala.header, gala.partyV, gala.data),
+        () => anyCalls.verifyAndDecryptEC!(fake, gala.message, gala.signature, galaKey, gala.header, gala.partyV, gala.data),
         'ERR_ARGUMENT',
       );
     }
     // And a signer handle is not a merchant key.
-    expectCode(() => any.decryptEC!(galaSigner, gala.header, gala.partyV, gala.data), 'ERR_ARGUMENT');
+    expectCode(() => anyCalls.decryptEC!(galaSigner, gala.header, gala.partyV, gala.data), 'ERR_ARGUMENT');
     expectCode(() => any.ecdh!(galaSigner, gala.header), 'ERR_ARGUMENT');
   });
 
@@ -409,7 +416,7 @@ describe('verifySignature arguments', () => {
         outcome(() => any.verifySignature!(galaSigner, gala.message, bad)),
         label,
       ).toBe('ERR_ARGUMENT');
-      expect(await asyncOutcome(() => any.verifySignatureAsync!(galaSigner, gala.message, bad)), label).toBe('ERR_ARGUMENT');
+      expect(await asyncOutcome(() => anyCalls.verifySignatureAsync!(galaSigner, gala.message, bad)), label).toBe('ERR_ARGUMENT');
     }
     const cases: [Uint8Array, Uint8Array, string][] = [
       [gala.message, new Uint8Array(0), 'ERR_ARGUMENT'],
@@ -422,7 +429,7 @@ describe('verifySignature arguments', () => {
     ];
     for (const [message, signature, expected] of cases) {
       expect(outcome(() => native.verifySignature(galaSigner, message, signature))).toBe(expected);
-      expect(await asyncOutcome(() => native.verifySignatureAsync(galaSigner, message, signature))).toBe(expected);
+      expect(await asyncOutcome(() => calls.verifySignatureAsync(galaSigner, message, signature))).toBe(expected);
     }
   });
 
@@ -435,7 +442,7 @@ describe('verifySignature arguments', () => {
     expect(native.verifySignature(galaSigner, embed(gala.message, 3), embed(gala.signature, 11))).toBe(true);
     const message = Buffer.from(gala.message);
     const signature = new Uint8Array(gala.signature);
-    const pending = native.verifySignatureAsync(galaSigner, message, signature);
+    const pending = calls.verifySignatureAsync(galaSigner, message, signature);
     message.fill(0);
     signature.fill(0);
     expect(await pending).toBe(true);
@@ -446,9 +453,9 @@ describe('verifySignature arguments', () => {
     const gc = runInNewContext('gc') as () => void;
     const pending: Promise<unknown>[] = [];
     for (let i = 0; i < 32; i++) {
-      pending.push(native.verifySignatureAsync(native.importPublicKey(gala.spki), gala.message, gala.signature));
+      pending.push(calls.verifySignatureAsync(native.importPublicKey(gala.spki), gala.message, gala.signature));
       pending.push(
-        native.verifyAndDecryptECAsync(
+        calls.verifyAndDecryptECAsync(
           native.importPublicKey(gala.spki),
           gala.message,
           gala.signature,
@@ -474,15 +481,15 @@ type EcArgs = [SignerKeyHandle, Uint8Array, Uint8Array, unknown, Uint8Array, Uin
 type RsaArgs = [SignerKeyHandle, Uint8Array, Uint8Array, unknown, Uint8Array, Uint8Array];
 
 async function bothEc(args: EcArgs): Promise<string> {
-  const sync = outcome(() => any.verifyAndDecryptEC!(...args));
-  const async = await asyncOutcome(() => any.verifyAndDecryptECAsync!(...args));
+  const sync = outcome(() => anyCalls.verifyAndDecryptEC!(...args));
+  const async = await asyncOutcome(() => anyCalls.verifyAndDecryptECAsync!(...args));
   expect(async, 'sync and async agree').toBe(sync);
   return sync;
 }
 
 async function bothRsa(args: RsaArgs): Promise<string> {
-  const sync = outcome(() => any.verifyAndDecryptRSA!(...args));
-  const async = await asyncOutcome(() => any.verifyAndDecryptRSAAsync!(...args));
+  const sync = outcome(() => anyCalls.verifyAndDecryptRSA!(...args));
+  const async = await asyncOutcome(() => anyCalls.verifyAndDecryptRSAAsync!(...args));
   expect(async, 'sync and async agree').toBe(sync);
   return sync;
 }
@@ -494,7 +501,7 @@ describe('verifyAndDecryptEC', () => {
     it(`${token.name}: decrypts to exactly what decryptEC gives`, async () => {
       const signer = native.importPublicKey(token.spki);
       const key = native.importKey(token.keyPem);
-      const plain = native.decryptEC(key, token.header, token.partyV, token.data);
+      const plain = calls.decryptEC(key, token.header, token.partyV, token.data);
       expect(JSON.parse(plain.toString('utf8'))).toEqual(
         JSON.parse(readFileSync(`${fileURLToPath(new URL('../test-vectors/real/', import.meta.url))}${token.name}/expected.json`, 'utf8')),
       );
@@ -506,7 +513,7 @@ describe('verifyAndDecryptEC', () => {
 
   it('the test-CA token verifies cryptographically and decrypts (its rejection is policy, not the addon)', async () => {
     const key = native.importKey(testCa.keyPem);
-    const plain = native.decryptEC(key, testCa.header, testCa.partyV, testCa.data);
+    const plain = calls.decryptEC(key, testCa.header, testCa.partyV, testCa.data);
     const args: EcArgs = [
       native.importPublicKey(testCa.spki),
       testCa.message,
@@ -588,7 +595,7 @@ describe('verifyAndDecryptEC', () => {
     for (const [label, args] of cases) expect(await bothEc(args), label).toBe('ERR_ARGUMENT');
     // Swapped positions: the merchant key where the signer goes.
     expectCode(
-      () => any.verifyAndDecryptEC!(galaKey, gala.message, gala.signature, galaSigner, gala.header, gala.partyV, gala.data),
+      () => anyCalls.verifyAndDecryptEC!(galaKey, gala.message, gala.signature, galaSigner, gala.header, gala.partyV, gala.data),
       'ERR_ARGUMENT',
     );
   });
@@ -643,7 +650,7 @@ describe('the OpenSSL error queue is left clean for node:crypto', () => {
       () => native.importPublicKey(readFileSync(`${FIXTURES}ec-explicit.pub.der`)),
       () => native.verifySignature(galaSigner, gala.message, Buffer.from([0x30, 0x81, 0x02, 0x02, 0x00])),
       () => native.verifySignature(rsaSigner, btRsa.message, flipped(btRsa.signature, 3)),
-      () => native.verifyAndDecryptEC(galaSigner, gala.message, flipped(gala.signature, 5), galaKey, gala.header, gala.partyV, gala.data),
+      () => calls.verifyAndDecryptEC(galaSigner, gala.message, flipped(gala.signature, 5), galaKey, gala.header, gala.partyV, gala.data),
     ];
     for (const fail of failures) {
       try {

@@ -8,7 +8,7 @@ const secondsLater = (d: Date, s: number): Date => new Date(d.getTime() + s * 10
 
 describe.each(REAL_APPLE_SETS)('real token %s', (name) => {
   const set = loadRealSet(name);
-  const verifier = createVerifier({ merchants: { certificate: set.certificate, privateKey: set.privateKey } });
+  const verifier = createVerifier({ merchants: { certificate: set.certificate, privateKey: set.privateKey }, trackLastError: true });
 
   test('verifies and decrypts to expected.json at its signing time (async and sync)', async () => {
     const now = secondsLater(set.signingTime, 5);
@@ -57,7 +57,7 @@ describe.each(REAL_APPLE_SETS)('real token %s', (name) => {
 
 describe('real token signed by Apple\'s test CA', () => {
   const set = loadRealSet('apple-sample-testca-2016-emv');
-  const verifier = createVerifier({ merchants: { certificate: set.certificate, privateKey: set.privateKey } });
+  const verifier = createVerifier({ merchants: { certificate: set.certificate, privateKey: set.privateKey }, trackLastError: true });
 
   test('is rejected by the certificate checks even at its signing time', async () => {
     // Its leaf lacks the marker OID and its chain ends in "Test Apple Root CA - ECC".

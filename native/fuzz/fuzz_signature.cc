@@ -1,5 +1,6 @@
 // The signer side: ImportPublicKey on arbitrary SubjectPublicKeyInfo bytes, VerifySignature, and
-// the composed VerifyAndDecrypt paths, cross-checked against the separate steps. First byte:
+// the one token operation (RunToken, with and without a pending refusal), cross-checked against the
+// separate steps. First byte:
 //   0 ImportPublicKey(rest); an accepted key must then give a verdict (never an error) on any
 //     signature.
 //   1 EC_v1 and 2 RSA_v1: [u16 spki][spki][u16 message][message][u16 signature][signature]
@@ -50,18 +51,24 @@ void FuzzToken(Cursor& in, bool ec) {
   Result<bool> verdict = VerifySignature(s, View(message), View(signature));
   // "A malformed signature is false, never an error."
   FUZZ_CHECK(verdict.ok());
-  Result<SecretBytes> composed =
-      ec ? VerifyAndDecryptEcToken(s, View(message), View(signature), merchant, View(key_material),
-                                   Bytes(party_v), View(data))
-         : VerifyAndDecryptRsaToken(s, View(message), View(signature), merchant,
-                                    View(key_material), View(data));
+  TokenInput input{&s, View(message), View(signature), &merchant, View(key_material),
+                   ec ? Bytes(party_v) : Bytes(), View(data)};
+  PhaseTimes times;
+  Result<SecretBytes> composed = RunToken(input, &times);
+  // A pending refusal: the signature alone decides, whatever the rest of the token holds.
+  TokenInput refusal{&s, View(message), View(signature), nullptr, Bytes(), Bytes(), Bytes()};
+  Result<SecretBytes> refused = RunToken(refusal, nullptr);
+  FUZZ_CHECK(verdict.value() ? (refused.ok() && refused.value().size() == 0)
+                             : (!refused.ok() && refused.error() == Error::kSignature));
   if (s.type() != (ec ? KeyType::kEc : KeyType::kRsa)) {
     FUZZ_CHECK(!composed.ok() && composed.error() == Error::kArgument);
     return;
   }
+  FUZZ_CHECK(times.signature_us >= 0 && times.decrypt_us >= 0);
   if (!verdict.value()) {
     // Nothing is decrypted behind a signature that does not verify.
     FUZZ_CHECK(!composed.ok() && composed.error() == Error::kSignature);
+    FUZZ_CHECK(times.decrypt_us == 0);
     return;
   }
   Result<SecretBytes> separate = ec ? DecryptEcToken(merchant, View(key_material), Bytes(party_v), View(data))
