@@ -5,7 +5,7 @@ export default defineConfig({
     include: ['test/**/*.test.ts'],
     // The one dist/ freshness rule (compile lib/ once per run), then redis-server and PostgreSQL
     // installed (as root) or demanded before any test runs.
-    globalSetup: ['test/support/dist.ts', 'test/setup-servers.ts'],
+    globalSetup: ['test/support/dist.ts', 'test/support/setup-servers.ts'],
     testTimeout: 60_000,
     hookTimeout: 120_000,
     pool: 'forks',
@@ -19,6 +19,6 @@ export default defineConfig({
       // thresholds go up as tests are added.
       thresholds: { lines: 91, statements: 87, functions: 95, branches: 82 },
     },
-    setupFiles: ['test/setup-addon.ts'],
+    setupFiles: ['test/support/setup-addon.ts'],
   },
 });

@@ -17,8 +17,8 @@ import { fileURLToPath } from 'node:url';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import peerPackage from '@basis-theory/apple-pay-js';
 import { createVerifier, type Verifier } from '../dist/index.js';
-import { parseSignedData } from '../dist/cms.js';
-import { native, type MerchantKeyHandle, type SignerKeyHandle } from '../dist/native.js';
+import { parseSignedData } from '../dist/steps/signed-data.js';
+import { native, type MerchantKeyHandle, type SignerKeyHandle } from '../dist/native/binding.js';
 import { appleLeafSpec, issueCertificate } from '../test-vectors/gen/pki.js';
 import { loadTestPki, mintToken, type PaymentData, type TestPki } from '../test-vectors/gen/token.js';
 

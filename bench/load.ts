@@ -14,7 +14,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { httpStatus, type ErrorCode } from '../lib/index.js';
 import { defaultPayment, loadTestPki, mintToken, type MintOptions, type PaymentData } from '../test-vectors/gen/token.js';
-import { startExampleServer } from '../test/example-process.js';
+import { startExampleServer } from '../test/support/example-process.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const REQUESTS = 20_000;

@@ -1,11 +1,11 @@
 // npm run bench:refusals: how long each hostile input takes to be refused (the inputs of
-// test/hardening-bounds.test.ts), next to one valid verification for scale. Target: a few
+// test/adversarial/bounds.test.ts), next to one valid verification for scale. Target: a few
 // milliseconds each, i.e. refused before any expensive parsing or public-key work.
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { createVerifier, isApplePayError, type Verifier } from '../dist/index.js';
 import { loadTestPki, mintToken } from '../test-vectors/gen/token.js';
-import { hostileInputs } from '../test/fixtures/hardening-inputs.js';
+import { hostileInputs } from '../test/support/hostile-inputs.js';
 
 const RUNS = 21;
 const WARMUP = 3;

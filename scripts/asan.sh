@@ -4,8 +4,8 @@
 #
 # build/Release/applepay_verify.node is never touched: binding.gyp and native/ are copied to
 # $ASAN_DIR/src and built there with clang, and the tests find that build through
-# APPLEPAY_VERIFY_TEST_ADDON, which only the test harness reads (test/setup-addon.ts); the package's
-# loader (lib/binding.ts) reads no environment. node itself is not instrumented, so the ASan runtime is
+# APPLEPAY_VERIFY_TEST_ADDON, which only the test harness reads (test/support/setup-addon.ts); the package's
+# loader (lib/native/loader.ts) reads no environment. node itself is not instrumented, so the ASan runtime is
 # preloaded into it. Leak detection is off for the node process: V8 and node keep process-lifetime
 # allocations that LSan reports at exit (scripts/valgrind.sh checks the addon for leaks instead).
 # ASAN_SOURCE=REV builds native/ as committed at REV; ASAN_TEST_FILES overrides the test list.
@@ -62,7 +62,7 @@ export LD_PRELOAD=$ASAN_RUNTIME
 export ASAN_OPTIONS="halt_on_error=1:detect_leaks=0:abort_on_error=0:log_path=$REPORTS/asan:alloc_dealloc_mismatch=0"
 export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:log_path=$REPORTS/ubsan"
 # shellcheck disable=SC2206
-FILES=(${ASAN_TEST_FILES:-test/native*.test.ts test/real-tokens.test.ts test/codes.test.ts test/hardening-*.test.ts})
+FILES=(${ASAN_TEST_FILES:-test/native/boundary.test.ts test/native/kat.test.ts test/native/signature.test.ts test/native/token.test.ts test/native/workers.test.ts test/native/wycheproof.test.ts test/corpus/real-tokens.test.ts test/pipeline/codes.test.ts test/adversarial/bounds.test.ts test/adversarial/concurrency.test.ts test/adversarial/faults.test.ts test/adversarial/property.test.ts test/adversarial/secrecy.test.ts})
 echo "running ${FILES[*]} against $ADDON"
 set +e
 npx vitest run "${FILES[@]}"

@@ -1,13 +1,13 @@
 // Flips every bit of a freshly minted token's CMS signature, one at a time, and verifies each
-// result: the exhaustive version of the sampled property in test/hardening-property.test.ts
+// result: the exhaustive version of the sampled property in test/adversarial/property.test.ts
 // (about 17,000 verifications and 45 s per token, too slow for npm test).
 //
 //   npx tsx scripts/flip-every-bit.ts [EC_v1|RSA_v1] [null]     ("null": SHA-256 with NULL parameters)
 //
 // Prints the count of each verdict and exits non-zero if any flipped token was accepted or
 // failed with something other than an ApplePayError.
-import { mint, testVerifier } from '../test/helpers.js';
-import { flipBit, verdictSync } from '../test/fixtures/hardening-util.js';
+import { mint, testVerifier } from '../test/support/helpers.js';
+import { flipBit, verdictSync } from '../test/support/hardening.js';
 const version = (process.argv[2] ?? 'EC_v1') as 'EC_v1' | 'RSA_v1';
 const t = new Date(Math.floor(Date.now() / 1000) * 1000);
 const now = new Date(t.getTime() + 1000);

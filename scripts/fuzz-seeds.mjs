@@ -109,7 +109,7 @@ for (const label of [Buffer.alloc(0), Buffer.from('label')]) {
 // signature: the real tokens' signer (SPKI of the certificate whose key verifies the CMS), signed
 // attributes and signature, with their key material and data; ImportPublicKey seeds from every
 // certificate we have and Wycheproof's ECDSA keys. The CMS is read with the compiled library.
-const { parseSignedData } = await import('../dist/cms.js');
+const { parseSignedData } = await import('../dist/steps/signed-data.js');
 const { verify, X509Certificate: Cert } = await import('node:crypto');
 const spkiOf = (der) => new Cert(der).publicKey.export({ type: 'spki', format: 'der' });
 for (const set of readdirSync(join(root, 'test-vectors/real')).filter((d) => !d.includes('.'))) {

@@ -37,7 +37,7 @@ for target in "${TARGETS[@]}"; do
 done
 
 # The seed script reads the real tokens' CMS with the compiled library.
-[ -f dist/cms.js ] || npx tsc -p tsconfig.json
+[ -f dist/steps/signed-data.js ] || npx tsc -p tsconfig.json
 node scripts/fuzz-seeds.mjs "$FUZZ_DIR/seeds"
 
 export APPLEPAY_FUZZ_ROOT=$ROOT

@@ -6,8 +6,8 @@
 //
 //   node --expose-gc scripts/valgrind-driver.mjs [VERIFICATIONS]
 import { createVerifier } from '../dist/index.js';
-import { native } from '../dist/native.js';
-import { findVectors, loadVector, verifyVector } from '../dist/vectors.js';
+import { native } from '../dist/native/binding.js';
+import { findVectors, loadVector, verifyVector } from '../dist/vectors/index.js';
 
 const target = Number(process.argv[2] ?? 1000);
 const dir = new URL('../test-vectors/vectors/', import.meta.url).pathname;
@@ -44,7 +44,7 @@ for (const file of files) note(await verifyVector(loadVector(file)));
 // 3. The signer entry points and the addon's error paths, directly.
 {
   const real = loadVector(files.find((f) => f.includes('ec-3ds.vector')));
-  const { parseSignedData } = await import('../dist/cms.js');
+  const { parseSignedData } = await import('../dist/steps/signed-data.js');
   const { X509Certificate } = await import('node:crypto');
   const token = real.token;
   const { certificates, signer } = parseSignedData(Buffer.from(token.signature, 'base64'), token.version);

@@ -6,7 +6,7 @@ set -euo pipefail
 npm ci
 npx node-gyp rebuild --werror=1
 npx tsc -p tsconfig.json
-npx vitest run test/native.kat.test.ts test/real-tokens.test.ts test/addon-load.test.ts
+npx vitest run test/native/kat.test.ts test/corpus/real-tokens.test.ts test/integration/addon-load.test.ts
 rm -rf build prebuilds
 npm run prebuild
 ls -l prebuilds/*

@@ -11,7 +11,7 @@
  * RSA-OAEP wrapping (random seed). So `signature` and `wrappedKey` bytes change on every run; every
  * other byte, and every verdict, is the regenerable contract that --check compares.
  *
- * The format is documented in test-vectors/README.md; lib/vectors.ts reads it.
+ * The format is documented in test-vectors/README.md; lib/vectors/index.ts reads it.
  */
 import { createCipheriv, createECDH, createHash, createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -20,7 +20,7 @@ import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isDeepStrictEqual, parseArgs } from 'node:util';
 import type { ErrorCode } from '../../lib/errors.js';
-import { findVectors, runVector, type Vector } from '../../lib/vectors.js';
+import { findVectors, runVector, type Vector } from '../../lib/vectors/index.js';
 import * as der from './der.js';
 import { OID, appleIntermediateSpec, appleLeafSpec, issueCertificate, merchantIdHash } from './pki.js';
 import { presetPayment } from '../../lib/testing/presets.js';

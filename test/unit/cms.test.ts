@@ -1,9 +1,9 @@
-// lib/cms.ts on its own: the detached SignedData of Apple's profile (docs/token-format.md#signed-data)
+// lib/steps/signed-data.ts on its own: the detached SignedData of Apple's profile (docs/token-format.md#signed-data)
 // is read into its certificates and its one signer, and each way out of the profile is refused.
 import { createHash } from 'node:crypto';
 import { describe, expect, test } from 'vitest';
-import { parseSignedData } from '../../lib/cms.js';
-import { mint, pki } from '../helpers.js';
+import { parseSignedData } from '../../lib/steps/signed-data.js';
+import { mint, pki } from '../support/helpers.js';
 import { expectCode } from '../support/expect-code.js';
 
 const sha256 = (b: Uint8Array): Buffer => createHash('sha256').update(b).digest();

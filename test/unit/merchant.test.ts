@@ -1,10 +1,10 @@
-// lib/merchant.ts on its own: a merchant key is loaded with what choosing it needs (publicKeyHash,
+// lib/steps/merchant-key.ts on its own: a merchant key is loaded with what choosing it needs (publicKeyHash,
 // docs/token-format.md#merchant-key) and what the KDF needs (party V, #party-v).
 import { createHash, createPublicKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
-import { indexMerchants, loadMerchant } from '../../lib/merchant.js';
-import { pki } from '../helpers.js';
+import { indexMerchants, loadMerchant } from '../../lib/steps/merchant-key.js';
+import { pki } from '../support/helpers.js';
 import { expectCode } from '../support/expect-code.js';
 
 const sha256 = (b: Uint8Array | string): Buffer => createHash('sha256').update(b).digest();

@@ -1,7 +1,7 @@
-// lib/payment.ts on its own: the decrypted payment JSON (docs/token-format.md#payment-data), its known
+// lib/steps/payment.ts on its own: the decrypted payment JSON (docs/token-format.md#payment-data), its known
 // fields checked and typed, unknown ones passed through, anything else PAYLOAD_INVALID.
 import { describe, expect, test } from 'vitest';
-import { parsePayment } from '../../lib/payment.js';
+import { parsePayment } from '../../lib/steps/payment.js';
 import { defaultPayment } from '../../test-vectors/gen/token.js';
 import { expectCode } from '../support/expect-code.js';
 

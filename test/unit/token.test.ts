@@ -1,8 +1,8 @@
-// lib/token.ts on its own: the token's fields decoded strictly (docs/token-format.md#token-fields,
+// lib/steps/token.ts on its own: the token's fields decoded strictly (docs/token-format.md#token-fields,
 // #strict-decoding) and the signed content assembled from them (#signed-content).
 import { describe, expect, test } from 'vitest';
-import { DEFAULT_TOKEN_LIMITS, parseToken, signedContent } from '../../lib/token.js';
-import { mint } from '../helpers.js';
+import { DEFAULT_TOKEN_LIMITS, parseToken, signedContent } from '../../lib/steps/token.js';
+import { mint } from '../support/helpers.js';
 import { expectCode } from '../support/expect-code.js';
 
 const parse = (input: unknown) => parseToken(input, DEFAULT_TOKEN_LIMITS);

@@ -1,0 +1,49 @@
+// docs/token-format.md#signed-data, #signed-content, #algorithms and #signing-time: the signer is Apple's leaf, its messageDigest covers the token's
+// fields, its signature covers the signed attributes, and its signing time is fresh.
+import { hash } from 'node:crypto';
+import { ApplePayError } from '../errors.js';
+import type { Chain } from './chain.js';
+import type { SignerInfo } from './signed-data.js';
+
+/** Checks everything about the signer except the public-key operation itself. */
+export function checkSigner(signer: SignerInfo, chain: Chain, signedContent: Uint8Array): void {
+  const { leaf } = chain;
+  if (!signer.issuer.equals(leaf.issuer) || !signer.serialNumber.equals(leaf.serialNumber)) {
+    throw new ApplePayError('SIGNATURE_INVALID', 'the signer is not the leaf certificate', { field: 'signature' });
+  }
+  const digest = hash('sha256', signedContent, 'buffer');
+  if (!digest.equals(signer.messageDigest)) {
+    throw new ApplePayError('SIGNATURE_INVALID', 'the signed message digest does not match the token', { field: 'signature' });
+  }
+}
+
+export function invalidSignature(): ApplePayError {
+  return new ApplePayError('SIGNATURE_INVALID', 'the signature does not verify with the leaf certificate', { field: 'signature' });
+}
+
+export interface FreshnessPolicy {
+  /** Milliseconds a signature may be old. */
+  readonly maxSignatureAge: number;
+  /** Milliseconds a signing time may lie in the future (clock skew between device and server). */
+  readonly maxClockSkew: number;
+}
+
+/** The freshness failure of a signing time, or null when it is within the window. */
+export function freshnessProblem(signingTime: Date, now: Date, policy: FreshnessPolicy): ApplePayError | null {
+  const age = now.getTime() - signingTime.getTime();
+  if (age > policy.maxSignatureAge) {
+    return new ApplePayError('SIGNING_TIME_TOO_OLD', `the token was signed more than ${policy.maxSignatureAge / 1000} s ago`, {
+      signingTime: signingTime.toISOString(),
+    });
+  }
+  if (-age > policy.maxClockSkew) {
+    return new ApplePayError(
+      'SIGNING_TIME_IN_FUTURE',
+      `the token's signing time is more than ${policy.maxClockSkew / 1000} s in the future`,
+      {
+        signingTime: signingTime.toISOString(),
+      },
+    );
+  }
+  return null;
+}
