@@ -9,7 +9,9 @@ import { loadTestPki, mintToken } from '../test-vectors/gen/token.js';
 
 const other = process.argv[2];
 if (other === undefined) throw new Error('usage: bench/ab.ts <directory of the other build>');
-const { createVerifier: createOther } = (await import(pathToFileURL(resolve(other, 'dist/index.js')).href)) as { createVerifier: typeof createThis };
+const { createVerifier: createOther } = (await import(pathToFileURL(resolve(other, 'dist/index.js')).href)) as {
+  createVerifier: typeof createThis;
+};
 
 const pki = loadTestPki();
 const signingTime = new Date(Math.floor(Date.now() / 1000) * 1000);
@@ -44,7 +46,7 @@ async function concurrent(v: Verifier, tokens: string[], c: number): Promise<num
 }
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 const figures: Record<string, Record<'this' | 'other', number[]>> = {};
-const add = (name: string, who: 'this' | 'other', us: number) => ((figures[name] ??= { this: [], other: [] })[who].push(us));
+const add = (name: string, who: 'this' | 'other', us: number) => (figures[name] ??= { this: [], other: [] })[who].push(us);
 for (const who of ['this', 'other'] as const) {
   sync(verifiers[who], ec);
   await concurrent(verifiers[who], ec, 16);
@@ -61,5 +63,7 @@ for (let r = 0; r < ROUNDS; r++) {
 for (const [name, f] of Object.entries(figures)) {
   const a = median(f.this);
   const b = median(f.other);
-  console.log(`${name.padEnd(18)} this ${a.toFixed(1).padStart(7)} us  other ${b.toFixed(1).padStart(7)} us  this/other ${(a / b).toFixed(3)}`);
+  console.log(
+    `${name.padEnd(18)} this ${a.toFixed(1).padStart(7)} us  other ${b.toFixed(1).padStart(7)} us  this/other ${(a / b).toFixed(3)}`,
+  );
 }

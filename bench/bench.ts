@@ -108,7 +108,16 @@ function limitRsa(signer: SignerKeyHandle, merchant: MerchantKeyHandle): (t: Pre
 // The package's native token operation alone (signature + whole decryption), no JavaScript steps.
 function nativeToken(signer: SignerKeyHandle, merchant: MerchantKeyHandle, partyV: Buffer | null): (t: Prepared) => void {
   return (t) => {
-    native.token(false, signer, t.signedAttributes, t.signature, merchant, partyV === null ? t.keyMaterial : t.ephemeralSpki, partyV, t.data);
+    native.token(
+      false,
+      signer,
+      t.signedAttributes,
+      t.signature,
+      merchant,
+      partyV === null ? t.keyMaterial : t.ephemeralSpki,
+      partyV,
+      t.data,
+    );
   };
 }
 
@@ -153,7 +162,12 @@ function runSync(fn: (t: Prepared) => void, tokens: Prepared[], latencies: boole
   return { perSecond: tokens.length / seconds, latenciesUs: lat };
 }
 
-async function runAsync(verifier: Verifier, tokens: Prepared[], now: Date, concurrency = CONCURRENCY): Promise<Round & { loopDelayP99Ms: number }> {
+async function runAsync(
+  verifier: Verifier,
+  tokens: Prepared[],
+  now: Date,
+  concurrency = CONCURRENCY,
+): Promise<Round & { loopDelayP99Ms: number }> {
   const histogram = monitorEventLoopDelay({ resolution: 1 });
   histogram.enable();
   const lat = new Float64Array(tokens.length);
@@ -289,7 +303,13 @@ function awaitCosts(): AwaitCosts {
     runs.push(JSON.parse(child.stdout.trim().split('\n').pop()!) as AwaitCosts);
   }
   const m = (k: 'before' | 'after' | 'tracked') => +median(runs.map((r) => r[k])).toFixed(1);
-  return { before: m('before'), after: m('after'), tracked: m('tracked'), hooksAfter: runs.some((r) => r.hooksAfter), hooksTracked: runs.every((r) => r.hooksTracked) };
+  return {
+    before: m('before'),
+    after: m('after'),
+    tracked: m('tracked'),
+    hooksAfter: runs.some((r) => r.hooksAfter),
+    hooksTracked: runs.every((r) => r.hooksTracked),
+  };
 }
 
 function memory(fn: (t: Prepared) => void, tokens: Prepared[]) {
@@ -447,7 +467,12 @@ async function main(): Promise<void> {
   const awaitRatio = ratio(awaitAfter, awaitBefore);
   const pf = (pass: boolean) => pass;
   const targets = [
-    { figure: 'EC_v1 sync per-token time / OpenSSL limit', value: ecVsLimit, target: '<= 1.15 (stretch <= 1.0)', pass: pf(ecVsLimit <= 1.15) },
+    {
+      figure: 'EC_v1 sync per-token time / OpenSSL limit',
+      value: ecVsLimit,
+      target: '<= 1.15 (stretch <= 1.0)',
+      pass: pf(ecVsLimit <= 1.15),
+    },
     { figure: 'RSA_v1 sync per-token time / OpenSSL limit', value: rsaVsLimit, target: '<= 1.10', pass: pf(rsaVsLimit <= 1.1) },
     {
       figure: 'EC_v1 native token operation alone / OpenSSL limit',
@@ -467,7 +492,12 @@ async function main(): Promise<void> {
       target: 'context (was <= 1.15)',
       pass: true,
     },
-    { figure: `async c=${CONCURRENCY} throughput / sync one-at-a-time`, value: asyncSpeedup, target: '>= 1.85', pass: pf(asyncSpeedup >= 1.85) },
+    {
+      figure: `async c=${CONCURRENCY} throughput / sync one-at-a-time`,
+      value: asyncSpeedup,
+      target: '>= 1.85',
+      pass: pf(asyncSpeedup >= 1.85),
+    },
     {
       figure: `machine ceiling: node:crypto verify async c=${CONCURRENCY} / sync`,
       value: ceiling,
@@ -522,7 +552,12 @@ async function main(): Promise<void> {
   ];
   const results = {
     date: new Date().toISOString(),
-    machine: { node: process.version, openssl: process.versions.openssl, cpus: (await import('node:os')).cpus().length, loadavg: (await import('node:os')).loadavg() },
+    machine: {
+      node: process.version,
+      openssl: process.versions.openssl,
+      cpus: (await import('node:os')).cpus().length,
+      loadavg: (await import('node:os')).loadavg(),
+    },
     tokens: { ec: ec.length, rsa: rsa.length, chains: chains.length, rounds: ROUNDS, concurrency: CONCURRENCY },
     throughput: r,
     poolRoundTripUs: roundTripUs,
@@ -552,14 +587,26 @@ async function main(): Promise<void> {
         ['applepay-verify RSA_v1, sync', r.projectRsa, r.limitRsa],
       ] as const
     ).map(([name, x, limit]) =>
-      [name, x.tokensPerSecond, x.min, x.max, x.usPerToken, ratio(x.usPerToken, limit.usPerToken), x.p50Us ?? '-', x.p95Us ?? '-', x.p99Us ?? '-'].map(String),
+      [
+        name,
+        x.tokensPerSecond,
+        x.min,
+        x.max,
+        x.usPerToken,
+        ratio(x.usPerToken, limit.usPerToken),
+        x.p50Us ?? '-',
+        x.p95Us ?? '-',
+        x.p99Us ?? '-',
+      ].map(String),
     ),
   ];
   const table = rows.map((row, i) => `| ${row.join(' | ')} |${i === 0 ? `\n|${row.map(() => '---').join('|')}|` : ''}`).join('\n');
   const targetTable = [
     '| figure | value | target | verdict |',
     '|---|---|---|---|',
-    ...targets.map((t) => `| ${t.figure} | ${t.value} | ${t.target} | ${t.target.startsWith('context') ? '-' : t.pass ? 'PASS' : 'MISS'} |`),
+    ...targets.map(
+      (t) => `| ${t.figure} | ${t.value} | ${t.target} | ${t.target.startsWith('context') ? '-' : t.pass ? 'PASS' : 'MISS'} |`,
+    ),
   ].join('\n');
   const other = [
     `- Machine load average at the end of the run: ${results.machine.loadavg.map((l) => l.toFixed(2)).join(' / ')} (1/5/15 min) on ${results.machine.cpus} vCPU.`,
@@ -592,7 +639,10 @@ async function main(): Promise<void> {
     } catch {
       doc = '# Performance\n\n## Latest full run (written by `npm run bench`)\n\n<!-- bench:start -->\n<!-- bench:end -->\n';
     }
-    writeFileSync(docPath, doc.replace(/<!-- bench:start -->[\s\S]*<!-- bench:end -->/, () => run));
+    writeFileSync(
+      docPath,
+      doc.replace(/<!-- bench:start -->[\s\S]*<!-- bench:end -->/, () => run),
+    );
   }
 }
 

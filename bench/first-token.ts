@@ -25,4 +25,6 @@ t = performance.now();
 verifier.verifyAndDecryptSync(tokens[1], { now });
 const secondTokenMs = performance.now() - t;
 const round = (x: number) => +x.toFixed(2);
-console.log(JSON.stringify({ createVerifierMs: round(createVerifierMs), firstTokenMs: round(firstTokenMs), secondTokenMs: round(secondTokenMs) }));
+console.log(
+  JSON.stringify({ createVerifierMs: round(createVerifierMs), firstTokenMs: round(firstTokenMs), secondTokenMs: round(secondTokenMs) }),
+);

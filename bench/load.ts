@@ -140,7 +140,13 @@ function plan(): { schedule: Planned[]; warmup: Planned[] } {
     original.after ??= new Promise<void>((resolve) => (original.answered = resolve));
     inserts.push({
       at: at + 200 + randomInt(2000),
-      item: { kind: `replay ${original.kind.slice(6)}`, body: original.body, status: httpStatus('REPLAY_DETECTED'), code: 'REPLAY_DETECTED', after: original.after },
+      item: {
+        kind: `replay ${original.kind.slice(6)}`,
+        body: original.body,
+        status: httpStatus('REPLAY_DETECTED'),
+        code: 'REPLAY_DETECTED',
+        after: original.after,
+      },
     });
   }
   inserts.sort((x, y) => y.at - x.at);

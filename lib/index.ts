@@ -20,11 +20,25 @@ export {
   type PostgresQueryResult,
   type PostgresReplayGuardOptions,
 } from './replay/postgres.js';
-export { redisReplayGuard, DEFAULT_REDIS_KEY_PREFIX, type RedisReplayGuardOptions, type RedisReplayClient, type RedisSetNxClient } from './replay/redis.js';
+export {
+  redisReplayGuard,
+  DEFAULT_REDIS_KEY_PREFIX,
+  type RedisReplayGuardOptions,
+  type RedisReplayClient,
+  // eslint-disable-next-line @typescript-eslint/no-deprecated -- still exported for one minor version (CHANGELOG)
+  type RedisSetNxClient,
+} from './replay/redis.js';
 export { VERIFY_CHANNEL_NAME } from './verifier/diagnostics.js';
 export type { VerifyEvent, Step } from './verifier/diagnostics.js';
 export type { Environment } from './verifier/environment.js';
-export { inspectToken, createInspector, type Inspector, type TokenFacts, type CertificateFacts, type InspectOptions } from './diagnose/inspect.js';
+export {
+  inspectToken,
+  createInspector,
+  type Inspector,
+  type TokenFacts,
+  type CertificateFacts,
+  type InspectOptions,
+} from './diagnose/inspect.js';
 export type { MerchantKeyInfo } from './keys/merchant-keys.js';
 export {
   diagnoseToken,

@@ -134,14 +134,14 @@ class Addon;
 class KeyHandle : public Napi::ObjectWrap<KeyHandle> {
  public:
   static Napi::Function Define(Napi::Env env) {
-    return DefineClass(env, "MerchantKeyHandle",
-                       {
-                           InstanceAccessor<&KeyHandle::GetType>("type", napi_enumerable),
-                           InstanceAccessor<&KeyHandle::GetBits>("bits", napi_enumerable),
-                           InstanceAccessor<&KeyHandle::GetSpki>("spki", napi_enumerable),
-                           InstanceAccessor<&KeyHandle::GetCertificate>("certificate",
-                                                                       napi_enumerable),
-                       });
+    return DefineClass(
+        env, "MerchantKeyHandle",
+        {
+            InstanceAccessor<&KeyHandle::GetType>("type", napi_enumerable),
+            InstanceAccessor<&KeyHandle::GetBits>("bits", napi_enumerable),
+            InstanceAccessor<&KeyHandle::GetSpki>("spki", napi_enumerable),
+            InstanceAccessor<&KeyHandle::GetCertificate>("certificate", napi_enumerable),
+        });
   }
 
   explicit KeyHandle(const Napi::CallbackInfo& info);
@@ -216,8 +216,8 @@ struct TokenArgs {
 };
 
 // Phase durations (microseconds) into the caller's Float64Array: [signature, decrypt].
-// A caller may have detached (transferred) the array's buffer while a pool job ran: a detached typed
-// array reports no elements, and then nothing is written.
+// A caller may have detached (transferred) the array's buffer while a pool job ran: a detached
+// typed array reports no elements, and then nothing is written.
 void WritePhases(Napi::Float64Array phases, const PhaseTimes& times) {
   if (phases.IsEmpty() || phases.ElementLength() < 2) return;
   phases[0] = times.signature_us;
@@ -233,8 +233,8 @@ Napi::Value TokenValue(Napi::Env env, bool verify_only, const SecretBytes& plain
 
 // token() on libuv's pool, after node's CryptoJob pattern: the same arguments and the same RunToken
 // as the synchronous form. The bytes are copied on the JS thread into one allocation, because the
-// caller's ArrayBuffers may be detached or overwritten while the job is queued; the shared_ptrs keep
-// the keys alive whatever happens to their handle objects.
+// caller's ArrayBuffers may be detached or overwritten while the job is queued; the shared_ptrs
+// keep the keys alive whatever happens to their handle objects.
 class TokenJob : public Napi::AsyncWorker {
  public:
   TokenJob(Napi::Env env, const TokenArgs& args)
@@ -251,8 +251,8 @@ class TokenJob : public Napi::AsyncWorker {
                        &input_.data};
     size_t offset = 0;
     for (size_t i = 0; i < 5; i++) {
-      if (parts[i]->size > 0) std::copy(parts[i]->data, parts[i]->data + parts[i]->size,
-                                        storage_.data() + offset);
+      if (parts[i]->size > 0)
+        std::copy(parts[i]->data, parts[i]->data + parts[i]->size, storage_.data() + offset);
       *copies[i] = Bytes(storage_.data() + offset, parts[i]->size);
       offset += parts[i]->size;
     }
@@ -365,8 +365,8 @@ class Addon : public Napi::Addon<Addon> {
   // one), and tags the object so that GetKey / GetSigner can trust it.
   template <typename Key>
   static Napi::Object NewHandle(Napi::FunctionReference& constructor,
-                                std::shared_ptr<const Key>& pending,
-                                std::shared_ptr<const Key> key, const napi_type_tag* tag) {
+                                std::shared_ptr<const Key>& pending, std::shared_ptr<const Key> key,
+                                const napi_type_tag* tag) {
     pending = std::move(key);
     Napi::Object handle;
     try {
@@ -427,9 +427,8 @@ class Addon : public Napi::Addon<Addon> {
     } else {
       args.key = GetKey(info, 4);
       if (args.key->type != args.signer->type()) ThrowArgument(env, "key");
-      args.key_material = GetInput(info, 5,
-                                   args.key->type == KeyType::kEc ? "ephemeralPublicKey"
-                                                                  : "wrappedKey");
+      args.key_material =
+          GetInput(info, 5, args.key->type == KeyType::kEc ? "ephemeralPublicKey" : "wrappedKey");
       if (args.key->type == KeyType::kEc) {
         args.party_v = GetInput(info, 6, "partyV");
       } else if (!IsAbsent(info[6])) {

@@ -132,7 +132,10 @@ measure('importPublicKey (RSA-2048)', () => native.importPublicKey(rsa.spki), 20
 compare('EC_v1: ECDSA P-256 / SHA-256 over the signed attributes', [
   ['node:crypto verify(sha256, msg, KeyObject, sig)', () => nodeVerify('sha256', ec.message, ecKeyObject, ec.signature)],
   ['verifySignature', () => native.verifySignature(ecSigner, ec.message, ec.signature)],
-  ['verifySignature + ecdh (the OpenSSL limit)', () => native.verifySignature(ecSigner, ec.message, ec.signature) && native.ecdh(ecKey, eph)],
+  [
+    'verifySignature + ecdh (the OpenSSL limit)',
+    () => native.verifySignature(ecSigner, ec.message, ec.signature) && native.ecdh(ecKey, eph),
+  ],
   ['token (signature, then decryption)', () => ecToken(false)],
 ]);
 compare('RSA_v1: RSA-2048 PKCS#1 v1.5 / SHA-256', [

@@ -56,8 +56,8 @@ EvpPkeyPtr DecodeDer(Bytes data, const SecretBytes* pass) {
   EVP_PKEY* raw = nullptr;
   // No structure given: PrivateKeyInfo, EncryptedPrivateKeyInfo and the type-specific SEC1 and
   // PKCS#1 structures are all tried.
-  DecoderCtxPtr dctx(OSSL_DECODER_CTX_new_for_pkey(&raw, "DER", nullptr, nullptr,
-                                                   EVP_PKEY_KEYPAIR, nullptr, nullptr));
+  DecoderCtxPtr dctx(OSSL_DECODER_CTX_new_for_pkey(&raw, "DER", nullptr, nullptr, EVP_PKEY_KEYPAIR,
+                                                   nullptr, nullptr));
   if (!dctx) return nullptr;
   if (OSSL_DECODER_CTX_set_pem_password_cb(dctx.get(), PassphraseCallback,
                                            const_cast<SecretBytes*>(pass)) != 1) {
@@ -120,8 +120,8 @@ class DefaultLibCtxScope {
 };
 
 Result<SecretBytes> EncodePkcs8(EVP_PKEY* pkey) {
-  EncoderCtxPtr ectx(OSSL_ENCODER_CTX_new_for_pkey(pkey, EVP_PKEY_KEYPAIR, "DER", "PrivateKeyInfo",
-                                                   nullptr));
+  EncoderCtxPtr ectx(
+      OSSL_ENCODER_CTX_new_for_pkey(pkey, EVP_PKEY_KEYPAIR, "DER", "PrivateKeyInfo", nullptr));
   if (!ectx) return Error::kKeyDecode;
   unsigned char* raw = nullptr;
   size_t len = 0;
@@ -252,8 +252,8 @@ Result<MerchantKey> BuildEcKey(EvpPkeyPtr pkey) {
                                       &stored_len) == 1) {
     EcPointPtr stored_point(EC_POINT_new(key.group.get()));
     if (!stored_point) return Error::kInternal;
-    if (EC_POINT_oct2point(key.group.get(), stored_point.get(), stored, stored_len,
-                           bn_ctx.get()) != 1 ||
+    if (EC_POINT_oct2point(key.group.get(), stored_point.get(), stored, stored_len, bn_ctx.get()) !=
+            1 ||
         EC_POINT_cmp(key.group.get(), stored_point.get(), public_point.get(), bn_ctx.get()) != 0) {
       return Error::kKeyDecode;
     }

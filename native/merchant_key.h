@@ -17,7 +17,7 @@ enum class KeyType { kEc, kRsa };
 struct MerchantKey {
   KeyType type = KeyType::kEc;
   int bits = 0;
-  std::vector<uint8_t> spki;                       // DER SubjectPublicKeyInfo of the public half
+  std::vector<uint8_t> spki;                        // DER SubjectPublicKeyInfo of the public half
   std::optional<std::vector<uint8_t>> certificate;  // DER, PKCS#12 only, the one matching the key
 
   // Only read after construction: EVP_PKEY read-only use is thread-safe in OpenSSL 3.

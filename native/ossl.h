@@ -31,7 +31,7 @@ struct Bytes {
   Bytes() = default;
   Bytes(const uint8_t* d, size_t n) : data(d), size(n) {}
   template <size_t N>
-  Bytes(const std::array<uint8_t, N>& a) : data(a.data()), size(N) {}  // NOLINT
+  Bytes(const std::array<uint8_t, N>& a) : data(a.data()), size(N) {}       // NOLINT
   Bytes(const std::vector<uint8_t>& v) : data(v.data()), size(v.size()) {}  // NOLINT
 
   Bytes first(size_t n) const { return Bytes(data, n); }

@@ -78,8 +78,9 @@ Result<SharedSecret> Ecdh(const MerchantKey& key, Bytes ephemeral_spki) {
 Result<DerivedKey> AppleKdf(const EVP_MD* sha256, Bytes z, Bytes party_v) {
   static constexpr uint8_t kCounter[] = {0x00, 0x00, 0x00, 0x01};
   // AlgorithmID is length-prefixed (0x0D = 13 = strlen("id-aes256-GCM")); PartyUInfo is "Apple".
-  static constexpr char kAlgorithmId[] = "\x0d"
-                                         "id-aes256-GCM";
+  static constexpr char kAlgorithmId[] =
+      "\x0d"
+      "id-aes256-GCM";
   static constexpr char kPartyU[] = "Apple";
 
   if (z.size != kSharedSecretSize || party_v.size != kPartyVSize) return Error::kArgument;
@@ -170,8 +171,8 @@ Result<SecretBytes> RsaOaepDecrypt(const MerchantKey& key, Bytes ciphertext, Byt
       OSSL_PARAM_construct_utf8_string(OSSL_ASYM_CIPHER_PARAM_MGF1_DIGEST, mgf1_digest, 0);
   if (label.size > 0) {
     // The provider copies the label; the const_cast only satisfies OSSL_PARAM's signature.
-    params[n++] = OSSL_PARAM_construct_octet_string(
-        OSSL_ASYM_CIPHER_PARAM_OAEP_LABEL, const_cast<uint8_t*>(label.data), label.size);
+    params[n++] = OSSL_PARAM_construct_octet_string(OSSL_ASYM_CIPHER_PARAM_OAEP_LABEL,
+                                                    const_cast<uint8_t*>(label.data), label.size);
   }
   params[n] = OSSL_PARAM_construct_end();
   if (EVP_PKEY_decrypt_init_ex(ctx.get(), params) != 1) return Error::kInternal;

@@ -1,7 +1,7 @@
 // The cryptographic steps of Apple's procedure (docs/token-format.md#signed-data,
-// #key-derivation, #key-unwrap, #decryption), each usable on its own. token.cc composes the one token operation from
-// exactly these functions, and addon.cc exposes them individually for known-answer and Wycheproof
-// tests and the bench's OpenSSL limit: one implementation of each step.
+// #key-derivation, #key-unwrap, #decryption), each usable on its own. token.cc composes the one
+// token operation from exactly these functions, and addon.cc exposes them individually for
+// known-answer and Wycheproof tests and the bench's OpenSSL limit: one implementation of each step.
 #pragma once
 
 #include <cstddef>

@@ -53,7 +53,8 @@ Result<SecretBytes> DecryptRsaToken(const MerchantKey& key, Bytes wrapped_key, B
 namespace {
 
 double MicrosecondsSince(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count();
+  return std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start)
+      .count();
 }
 
 }  // namespace
@@ -72,9 +73,9 @@ Result<SecretBytes> RunToken(const TokenInput& in, PhaseTimes* times) {
   if (in.key == nullptr) return SecretBytes();
 
   start = std::chrono::steady_clock::now();
-  Result<SecretBytes> plaintext = in.key->type == KeyType::kEc
-                                      ? DecryptEcToken(*in.key, in.key_material, in.party_v, in.data)
-                                      : DecryptRsaToken(*in.key, in.key_material, in.data);
+  Result<SecretBytes> plaintext =
+      in.key->type == KeyType::kEc ? DecryptEcToken(*in.key, in.key_material, in.party_v, in.data)
+                                   : DecryptRsaToken(*in.key, in.key_material, in.data);
   if (times != nullptr) times->decrypt_us = MicrosecondsSince(start);
   return plaintext;
 }

@@ -1,7 +1,7 @@
 // The one token operation, built only from primitives.h, and the one copy of Apple's order inside
 // the addon: the signer's signature first, then (only if it verifies and no refusal is pending) the
-// decryption. Shared by the synchronous call (JS thread) and the thread-pool job: everything here is
-// reentrant and touches the keys read-only.
+// decryption. Shared by the synchronous call (JS thread) and the thread-pool job: everything here
+// is reentrant and touches the keys read-only.
 #pragma once
 
 #include "merchant_key.h"

@@ -33,7 +33,9 @@ const keyFiles = [
   ...readdirSync(join(root, 'test-vectors/pki'))
     .filter((f) => /\.(key\.pem|p12)$/.test(f))
     .map((f) => ['test-vectors/pki', f]),
-  ...readdirSync(join(root, 'test-vectors/real')).flatMap((d) => (d.includes('.') ? [] : [[`test-vectors/real/${d}`, 'merchant_key.TEST-KEY.pem']])),
+  ...readdirSync(join(root, 'test-vectors/real')).flatMap((d) =>
+    d.includes('.') ? [] : [[`test-vectors/real/${d}`, 'merchant_key.TEST-KEY.pem']],
+  ),
 ];
 const passphrases = ['correct horse', json('test-vectors/pki/manifest.json').p12Passphrase, 'wrong'];
 for (const [dir, file] of keyFiles) {

@@ -248,7 +248,7 @@ export async function diagnoseToken(token: unknown, options: DiagnoseOptions = {
     options.merchants === undefined
       ? []
       : Array.isArray(options.merchants)
-        ? [...options.merchants]
+        ? [...(options.merchants as readonly MerchantOptions[])]
         : [options.merchants as MerchantOptions];
   const maxAgeMs = (options.verifier?.maxSignatureAge ?? 300) * 1000;
   const skewMs = (options.verifier?.maxClockSkew ?? 60) * 1000;

@@ -30,7 +30,13 @@ import { DigestInfo } from '@peculiar/asn1-rsa';
 import { AuthenticatedSafe, CertBag, MacData, PFX, PKCS12Attribute, SafeBag, SafeContents } from '@peculiar/asn1-pfx';
 import { OctetString } from '@peculiar/asn1-schema';
 import { MERCHANT_IDENTITY_MESSAGE, merchantCertificateKind, subjectCommonName, subjectUserId } from '../x509/cert-facts.js';
-import { CertificateError, certificateDer, merchantIdentifierHash, parseCertificate, type ParsedCertificate } from '../x509/certificates.js';
+import {
+  CertificateError,
+  certificateDer,
+  merchantIdentifierHash,
+  parseCertificate,
+  type ParsedCertificate,
+} from '../x509/certificates.js';
 import { createVerifier } from '../index.js';
 import { isApplePayError } from '../errors.js';
 

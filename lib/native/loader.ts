@@ -234,6 +234,7 @@ export function useAddonForTesting(path: string): void {
  * An object that stands for the addon and loads it on first property access, so that importing the
  * package (and the CLI's --help, --version and usage errors) never needs native code.
  */
+// eslint-disable-next-line @typescript-eslint/no-unnecessary-type-parameters -- T is the binding's interface, named by the caller (lib/native/binding.ts)
 export function lazyAddon<T extends object>(): T {
   const target = (): Record<PropertyKey, unknown> => loadAddon() as Record<PropertyKey, unknown>;
   return new Proxy({} as T, {

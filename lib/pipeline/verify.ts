@@ -90,13 +90,7 @@ function plan(state: VerifierState, input: unknown, now: Date, timer: StepTimer 
 // The environment the verifier accepts, step 2.8 (freshness) and step 3 (the merchant key that
 // publicKeyHash names, of the type the version needs): the merchant to decrypt for, or the refusal
 // to give once the signature verified.
-function chooseMerchant(
-  state: VerifierState,
-  token: ParsedToken,
-  signer: SignerInfo,
-  chain: Chain,
-  now: Date,
-): Merchant | ApplePayError {
+function chooseMerchant(state: VerifierState, token: ParsedToken, signer: SignerInfo, chain: Chain, now: Date): Merchant | ApplePayError {
   // By the leaf's name, under any root, so that a test PKI can exercise the refusal too.
   if (state.refuseSandbox === true && leafEnvironment(chain.leaf) === 'sandbox') {
     return new ApplePayError(
@@ -136,7 +130,7 @@ function runSync(p: Plan, timer: StepTimer | null): Buffer {
 async function runAsync(p: Plan, timer: StepTimer | null): Promise<Buffer> {
   let out: unknown;
   try {
-    out = await (callToken(p, true, timer?.phases ?? null) as Promise<unknown>);
+    out = await callToken(p, true, timer?.phases ?? null);
   } catch (err) {
     throw mapNativeError(err);
   }

@@ -207,6 +207,7 @@ export function memoryReplayGuard(options: MemoryReplayGuardOptions = {}): Memor
       live.delete(id);
       return Promise.resolve(true);
     },
+    // eslint-disable-next-line @typescript-eslint/no-deprecated -- the 0.1 interface, kept for callers of one minor version
     claim(transactionId: string, expiresAt: Date): Promise<boolean> {
       const t = clock === undefined ? Date.now() : now();
       return acquire(transactionId, Math.max(1, expiresAt.getTime() - t), '');

@@ -157,7 +157,7 @@ export function redisReplayGuard(client: RedisReplayClient, options: RedisReplay
     if (policyChecked === null || now - policyCheckedAt > policyEvery) {
       policyCheckedAt = now;
       const check = client.info('memory').then((info) => {
-        const policy = maxmemoryPolicy(String(info));
+        const policy = maxmemoryPolicy(info);
         if (policy !== null && EVICTING.test(policy) && !allowEvicting) {
           warnOnce(
             options.onWarning,

@@ -48,7 +48,17 @@ export function callToken(job: TokenJob, pool: boolean, phases: Float64Array | n
   const partyV = token.version === 'EC_v1' ? merchant.merchantIdentifierHash : null;
   return pool
     ? native.token(true, signerKey, signer.signedAttributes, signer.signature, merchant.key, token.keyMaterial, partyV, token.data, phases)
-    : native.token(false, signerKey, signer.signedAttributes, signer.signature, merchant.key, token.keyMaterial, partyV, token.data, phases);
+    : native.token(
+        false,
+        signerKey,
+        signer.signedAttributes,
+        signer.signature,
+        merchant.key,
+        token.keyMaterial,
+        partyV,
+        token.data,
+        phases,
+      );
 }
 
 /**

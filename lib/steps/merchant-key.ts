@@ -2,7 +2,13 @@
 // choice of key per token by publicKeyHash.
 import { createHash } from 'node:crypto';
 import { ApplePayError } from '../errors.js';
-import { CertificateError, certificateDer, merchantIdentifierHash, parseCertificate, type ParsedCertificate } from '../x509/certificates.js';
+import {
+  CertificateError,
+  certificateDer,
+  merchantIdentifierHash,
+  parseCertificate,
+  type ParsedCertificate,
+} from '../x509/certificates.js';
 import { isNativeError, native, type MerchantKeyHandle } from '../native/binding.js';
 import { MERCHANT_IDENTITY_MESSAGE, merchantCertificateKind } from '../x509/cert-facts.js';
 import type { TokenVersion } from './token.js';

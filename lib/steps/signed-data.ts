@@ -2,7 +2,19 @@
 // (docs/token-format.md#signed-data). Every field that no signature covers (versions, algorithm identifiers, content
 // type) has one allowed value here, so a flipped bit in them cannot slip through unnoticed.
 import { ApplePayError } from '../errors.js';
-import { DerError, TAG, children, content, equalsBytes, expectTag, readSmallInteger, readTime, readTlv, whole, type Tlv } from '../codec/der.js';
+import {
+  DerError,
+  TAG,
+  children,
+  content,
+  equalsBytes,
+  expectTag,
+  readSmallInteger,
+  readTime,
+  readTlv,
+  whole,
+  type Tlv,
+} from '../codec/der.js';
 
 export type SignatureScheme = 'ecdsa-sha256' | 'rsa-pkcs1-sha256';
 

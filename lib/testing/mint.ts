@@ -315,7 +315,7 @@ export function mintToken(pki: MintingPki, options: MintOptions): MintedToken {
     typeof options.merchant === 'string'
       ? pki.merchants[options.merchant]
       : (options.merchant ?? (version === 'EC_v1' ? pki.merchants.ec : pki.merchants.rsa));
-  if (!merchant) throw new Error(`no merchant ${String(options.merchant)}`);
+  if (!merchant) throw new Error(`no merchant ${typeof options.merchant === 'string' ? options.merchant : '(given object)'}`);
   const payment = options.payment ?? defaultPayment();
   const plaintext = Buffer.isBuffer(payment) ? payment : Buffer.from(JSON.stringify(payment), 'utf8');
 

@@ -101,7 +101,7 @@ export const HASH_OF_DIGEST_OID: Record<string, string> = {
  * (a test of an unsupported algorithm) the signature is still made with SHA-256
  * so that only the identifier is wrong.
  */
-export function signatureAlgorithm(alg: SignatureAlgorithmName | SignatureAlgorithm | string): SignatureAlgorithm {
+export function signatureAlgorithm(alg: SignatureAlgorithmName | SignatureAlgorithm | (string & {})): SignatureAlgorithm {
   if (typeof alg !== 'string') return alg;
   const named = SIGNATURE_ALGORITHMS[alg as SignatureAlgorithmName];
   if (named) return named;
@@ -132,7 +132,7 @@ export type NameAttributeType = 'CN' | 'OU' | 'O' | 'C' | 'UID';
 
 export interface NameAttribute {
   /** A short name or a dotted OID. */
-  type: NameAttributeType | string;
+  type: NameAttributeType | (string & {});
   value: string;
   /** Defaults as Apple encodes them: PrintableString for C, UTF8String otherwise. */
   stringType?: 'utf8' | 'printable' | 'ia5';
@@ -365,9 +365,9 @@ export interface CertificateSpec {
   publicKey: KeyObject | Buffer;
   /** The issuer's private key. */
   issuerKey: KeyObject;
-  signatureAlgorithm: SignatureAlgorithmName | SignatureAlgorithm | string;
+  signatureAlgorithm: SignatureAlgorithmName | SignatureAlgorithm | (string & {});
   /** Written into TBSCertificate.signature when it should differ from the outer algorithm. */
-  tbsSignatureAlgorithm?: SignatureAlgorithmName | SignatureAlgorithm | string;
+  tbsSignatureAlgorithm?: SignatureAlgorithmName | SignatureAlgorithm | (string & {});
   extensions: readonly Extension[];
   /** Replace the signature value (e.g. a corrupted one). */
   signatureOverride?: Buffer;

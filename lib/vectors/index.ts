@@ -273,7 +273,8 @@ async function replayGuard(replay: VectorReplay, now: Date): Promise<ReplayGuard
   const guard = memoryReplayGuard({ clock: () => now, ...(replay.maxEntries === undefined ? {} : { maxEntries: replay.maxEntries }) });
   const until = new Date(now.getTime() + 24 * 3600 * 1000);
   for (const id of replay.claimed ?? []) {
-    if (!(await guard.claim(id, until))) throw new VectorFormatError(`vector.replay.claimed lists ${id} twice`);
+    if (!(await guard.acquire(id, until.getTime() - now.getTime(), 'vector')))
+      throw new VectorFormatError(`vector.replay.claimed lists ${id} twice`);
   }
   return guard;
 }

@@ -12,7 +12,6 @@ import { ReplayClaims } from '../replay/claims.js';
 import { verifyToken, verifyTokenSync, type VerifierState, type Result } from '../pipeline/verify.js';
 import { describeMerchantKeys, type MerchantKeyInfo } from '../keys/merchant-keys.js';
 
-
 export interface VerifierOptions {
   /** One merchant, or several during key rotation (each token names its key by publicKeyHash). */
   merchants: MerchantOptions | readonly MerchantOptions[];

@@ -26,8 +26,8 @@ using namespace applepay;
   std::abort();
 }
 
-#define FUZZ_CHECK(cond) \
-  do {                   \
+#define FUZZ_CHECK(cond)                       \
+  do {                                         \
     if (!(cond)) ::applepay_fuzz::Fail(#cond); \
   } while (0)
 

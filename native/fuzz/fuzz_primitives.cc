@@ -40,8 +40,8 @@ void FuzzAesGcm(Cursor& in) {
   const std::vector<uint8_t> aad = in.Take(aad_len);
   const std::vector<uint8_t> tag = in.Take(tag_len);
   const std::vector<uint8_t> ciphertext = in.Rest();
-  Result<SecretBytes> out = AesGcmDecrypt(cipher, View(key), View(iv), View(aad), View(ciphertext),
-                                          View(tag));
+  Result<SecretBytes> out =
+      AesGcmDecrypt(cipher, View(key), View(iv), View(aad), View(ciphertext), View(tag));
   if (out.ok()) {
     FUZZ_CHECK(tag.size() == kGcmTagSize);
     FUZZ_CHECK(!iv.empty() && iv.size() <= kMaxGcmIvSize);

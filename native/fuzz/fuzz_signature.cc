@@ -51,8 +51,9 @@ void FuzzToken(Cursor& in, bool ec) {
   Result<bool> verdict = VerifySignature(s, View(message), View(signature));
   // "A malformed signature is false, never an error."
   FUZZ_CHECK(verdict.ok());
-  TokenInput input{&s, View(message), View(signature), &merchant, View(key_material),
-                   ec ? Bytes(party_v) : Bytes(), View(data)};
+  TokenInput input{&s,        View(message),      View(signature),
+                   &merchant, View(key_material), ec ? Bytes(party_v) : Bytes(),
+                   View(data)};
   PhaseTimes times;
   Result<SecretBytes> composed = RunToken(input, &times);
   // A pending refusal: the signature alone decides, whatever the rest of the token holds.
@@ -71,13 +72,15 @@ void FuzzToken(Cursor& in, bool ec) {
     FUZZ_CHECK(times.decrypt_us == 0);
     return;
   }
-  Result<SecretBytes> separate = ec ? DecryptEcToken(merchant, View(key_material), Bytes(party_v), View(data))
-                                    : DecryptRsaToken(merchant, View(key_material), View(data));
+  Result<SecretBytes> separate =
+      ec ? DecryptEcToken(merchant, View(key_material), Bytes(party_v), View(data))
+         : DecryptRsaToken(merchant, View(key_material), View(data));
   FUZZ_CHECK(composed.ok() == separate.ok());
   if (composed.ok()) {
     FUZZ_CHECK(composed.value().size() == separate.value().size());
     FUZZ_CHECK(composed.value().size() == 0 ||
-               std::memcmp(composed.value().data(), separate.value().data(), composed.value().size()) == 0);
+               std::memcmp(composed.value().data(), separate.value().data(),
+                           composed.value().size()) == 0);
   } else {
     FUZZ_CHECK(composed.error() == separate.error());
   }

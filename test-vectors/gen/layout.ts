@@ -57,11 +57,36 @@ export interface AuthorityPlan {
 }
 
 export const AUTHORITY_PLAN: readonly AuthorityPlan[] = [
-  { name: 'root', file: 'root', key: { type: 'EC', curve: 'P-384' }, role: 'Trust anchor: "Apple Root CA - G3" names and extensions on a test P-384 key. Configure it as the root in tests; against the real pinned root it is the foreign-root-with-Apple-names case.' },
-  { name: 'intermediate', file: 'intermediate', key: { type: 'EC', curve: 'P-256' }, role: '"Apple Application Integration CA - G3" with marker 1.2.840.113635.100.6.2.14, signed by root (ecdsa-with-SHA256, as Apple\'s is).' },
-  { name: 'leafEc', file: 'leaf-ec', key: { type: 'EC', curve: 'P-256' }, role: 'EC_v1 payment-signing leaf "ecc-smp-broker-sign_UC4-PROD" with marker 1.2.840.113635.100.6.29, signed by intermediate.' },
-  { name: 'leafRsa', file: 'leaf-rsa', key: { type: 'RSA', bits: 2048 }, role: 'RSA_v1 payment-signing leaf "rsa-smp-broker-sign_UC4-PROD" (RSA-2048) with marker 1.2.840.113635.100.6.29, ECDSA-signed by intermediate.' },
-  { name: 'wwdr', file: 'wwdr', key: { type: 'EC', curve: 'P-256' }, role: '"Apple Worldwide Developer Relations CA - G2" look-alike that issues the merchant certificates, signed by root.' },
+  {
+    name: 'root',
+    file: 'root',
+    key: { type: 'EC', curve: 'P-384' },
+    role: 'Trust anchor: "Apple Root CA - G3" names and extensions on a test P-384 key. Configure it as the root in tests; against the real pinned root it is the foreign-root-with-Apple-names case.',
+  },
+  {
+    name: 'intermediate',
+    file: 'intermediate',
+    key: { type: 'EC', curve: 'P-256' },
+    role: '"Apple Application Integration CA - G3" with marker 1.2.840.113635.100.6.2.14, signed by root (ecdsa-with-SHA256, as Apple\'s is).',
+  },
+  {
+    name: 'leafEc',
+    file: 'leaf-ec',
+    key: { type: 'EC', curve: 'P-256' },
+    role: 'EC_v1 payment-signing leaf "ecc-smp-broker-sign_UC4-PROD" with marker 1.2.840.113635.100.6.29, signed by intermediate.',
+  },
+  {
+    name: 'leafRsa',
+    file: 'leaf-rsa',
+    key: { type: 'RSA', bits: 2048 },
+    role: 'RSA_v1 payment-signing leaf "rsa-smp-broker-sign_UC4-PROD" (RSA-2048) with marker 1.2.840.113635.100.6.29, ECDSA-signed by intermediate.',
+  },
+  {
+    name: 'wwdr',
+    file: 'wwdr',
+    key: { type: 'EC', curve: 'P-256' },
+    role: '"Apple Worldwide Developer Relations CA - G2" look-alike that issues the merchant certificates, signed by root.',
+  },
 ];
 
 export interface MerchantPlan {
@@ -73,8 +98,32 @@ export interface MerchantPlan {
 }
 
 export const MERCHANT_PLAN: readonly MerchantPlan[] = [
-  { name: 'ec', file: 'merchant-ec', identifier: MERCHANT_IDS.ec, key: { type: 'EC', curve: 'P-256' }, role: 'EC_v1 merchant (P-256 payment-processing key).' },
-  { name: 'ecRotated', file: 'merchant-ec-rotated', identifier: MERCHANT_IDS.ec, key: { type: 'EC', curve: 'P-256' }, role: 'Same merchant identifier as "ec" with a second key: key-rotation / key-selection tests.' },
-  { name: 'rsa', file: 'merchant-rsa', identifier: MERCHANT_IDS.rsa, key: { type: 'RSA', bits: 2048 }, role: 'RSA_v1 merchant (RSA-2048 payment-processing key).' },
-  { name: 'zero', file: 'merchant-zero', identifier: MERCHANT_IDS.zero, key: { type: 'EC', curve: 'P-256' }, role: 'EC_v1 merchant whose identifier hash starts with 0x00 (Party V leading-zero case).' },
+  {
+    name: 'ec',
+    file: 'merchant-ec',
+    identifier: MERCHANT_IDS.ec,
+    key: { type: 'EC', curve: 'P-256' },
+    role: 'EC_v1 merchant (P-256 payment-processing key).',
+  },
+  {
+    name: 'ecRotated',
+    file: 'merchant-ec-rotated',
+    identifier: MERCHANT_IDS.ec,
+    key: { type: 'EC', curve: 'P-256' },
+    role: 'Same merchant identifier as "ec" with a second key: key-rotation / key-selection tests.',
+  },
+  {
+    name: 'rsa',
+    file: 'merchant-rsa',
+    identifier: MERCHANT_IDS.rsa,
+    key: { type: 'RSA', bits: 2048 },
+    role: 'RSA_v1 merchant (RSA-2048 payment-processing key).',
+  },
+  {
+    name: 'zero',
+    file: 'merchant-zero',
+    identifier: MERCHANT_IDS.zero,
+    key: { type: 'EC', curve: 'P-256' },
+    role: 'EC_v1 merchant whose identifier hash starts with 0x00 (Party V leading-zero case).',
+  },
 ];

@@ -82,7 +82,11 @@ function main(): void {
   mkdirSync(OUT_DIR, { recursive: true });
   const keys = {} as Record<AuthorityName, KeyObject>;
   for (const a of AUTHORITY_PLAN) keys[a.name] = loadOrCreateKey(`${a.file}.key.pem`, a.key);
-  const merchantKeys = MERCHANT_PLAN.map((m) => ({ name: m.name, identifier: m.identifier, key: loadOrCreateKey(`${m.file}.key.pem`, m.key) }));
+  const merchantKeys = MERCHANT_PLAN.map((m) => ({
+    name: m.name,
+    identifier: m.identifier,
+    key: loadOrCreateKey(`${m.file}.key.pem`, m.key),
+  }));
 
   // Apple's names, the per-role validity and stable serials: the same issuing code as the test kit's
   // createTestPki(), which differs only in its "TEST ONLY" names, fresh keys and random serials.

@@ -5,7 +5,12 @@
  */
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { loadPkiDir, type PkiEntity as KitEntity, type TestMerchant as KitMerchant, type TestPki as KitPki } from '../../lib/testing/pki.js';
+import {
+  loadPkiDir,
+  type PkiEntity as KitEntity,
+  type TestMerchant as KitMerchant,
+  type TestPki as KitPki,
+} from '../../lib/testing/pki.js';
 import { PKI_DIR, type Manifest, type MerchantName } from './layout.js';
 
 export * from '../../lib/testing/mint.js';

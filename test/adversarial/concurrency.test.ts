@@ -167,7 +167,11 @@ function cases(n: number): Case[] {
     } else if (kind === 1) {
       out.push({ token: mint({ version, signingTime: null }).paymentData, expected: { ok: false, code: 'SIGNING_TIME_MISSING' } });
     } else if (kind === 2) {
-      out.push({ token: mint({ version, merchant: version === 'EC_v1' ? 'ecRotated' : 'rsa', cms: { messageDigestOverride: Buffer.alloc(32, i) } }).paymentData, expected: { ok: false, code: 'SIGNATURE_INVALID' } });
+      out.push({
+        token: mint({ version, merchant: version === 'EC_v1' ? 'ecRotated' : 'rsa', cms: { messageDigestOverride: Buffer.alloc(32, i) } })
+          .paymentData,
+        expected: { ok: false, code: 'SIGNATURE_INVALID' },
+      });
     } else {
       out.push({ token: `{"version":"${version}"`, expected: { ok: false, code: 'TOKEN_MALFORMED' } });
     }
@@ -179,7 +183,9 @@ describe('concurrent verifications on one thread', () => {
   const verifier = testVerifier({ trackLastError: true });
   const all = cases(200);
 
-  async function handle(c: Case): Promise<{ outcome: Case['expected']; last: ReturnType<typeof lastError>; own: ReturnType<typeof lastError> }> {
+  async function handle(
+    c: Case,
+  ): Promise<{ outcome: Case['expected']; last: ReturnType<typeof lastError>; own: ReturnType<typeof lastError> }> {
     let outcome: Case['expected'];
     try {
       const result = await verifier.verifyAndDecrypt(c.token);

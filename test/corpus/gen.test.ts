@@ -62,8 +62,7 @@ function cmsCertificates(cms: Buffer): Buffer[] {
   const explicit0 = outer.value[1] as unknown as { valueBlock: { value: asn1js.AsnType[] } };
   const signedData = explicit0.valueBlock.value[0] as unknown as { valueBlock: { value: asn1js.AsnType[] } };
   const certSet = signedData.valueBlock.value.find((e) => e.idBlock.tagClass === 3 && e.idBlock.tagNumber === 0) as
-    | { valueBlock: { value: asn1js.AsnType[] } }
-    | undefined;
+    { valueBlock: { value: asn1js.AsnType[] } } | undefined;
   if (!certSet) return [];
   return certSet.valueBlock.value
     .filter((c) => c.idBlock.tagClass === 1 && c.idBlock.tagNumber === 16)
@@ -168,7 +167,10 @@ describe('(a) openssl accepts the minted CMS and the test chain', () => {
   const variants: [string, MintOptions][] = [
     ['EC_v1 default', { version: 'EC_v1' }],
     ['RSA_v1 default', { version: 'RSA_v1' }],
-    ['EC_v1 2014 shape (NULL params, no CMSAlgorithmProtection)', { version: 'EC_v1', cms: { digestParamsNull: true, omitAlgorithmProtection: true } }],
+    [
+      'EC_v1 2014 shape (NULL params, no CMSAlgorithmProtection)',
+      { version: 'EC_v1', cms: { digestParamsNull: true, omitAlgorithmProtection: true } },
+    ],
     ['RSA_v1 NULL digest params', { version: 'RSA_v1', cms: { digestParamsNull: true } }],
     ['EC_v1 definite-length DER', { version: 'EC_v1', cms: { indefiniteLength: false } }],
     ['EC_v1 with applicationData', { version: 'EC_v1', applicationData: createHash('sha256').update('order 1').digest('hex') }],
@@ -192,7 +194,12 @@ describe('(a) openssl accepts the minted CMS and the test chain', () => {
       const m = mint({ version });
       const attime = String(T.getTime() / 1000);
       const r = opensslCmsVerify(m.signatureDer, m.signedContent, [
-        '-CAfile', join(pki.dir, 'root.pem'), '-purpose', 'any', '-attime', attime,
+        '-CAfile',
+        join(pki.dir, 'root.pem'),
+        '-purpose',
+        'any',
+        '-attime',
+        attime,
       ]);
       expect(r.ok, r.stderr).toBe(true);
     }
@@ -278,7 +285,7 @@ describe('(b) certificates: node X509Certificate', () => {
     expect(realRsaLeaf?.includes(LEAF_MARKER)).toBe(true);
   });
 
-  it('names equal Apple\'s', () => {
+  it("names equal Apple's", () => {
     expect(pki.root.x509.subject).toBe(appleRoot.subject);
     expect(pki.root.x509.issuer).toBe(appleRoot.issuer);
     expect(pki.intermediate.x509.subject).toBe(appleInter.subject);
@@ -432,7 +439,9 @@ describe('(c) encryption round-trips through an independent decryptor', () => {
     expect(Object.keys(h).sort()).toEqual(['applicationData', 'ephemeralPublicKey', 'publicKeyHash', 'transactionId']);
     expect(h.transactionId).toMatch(/^[0-9a-f]{64}$/);
     expect(h.publicKeyHash).toBe(
-      createHash('sha256').update(pki.merchants.ec.x509.publicKey.export({ type: 'spki', format: 'der' })).digest('base64'),
+      createHash('sha256')
+        .update(pki.merchants.ec.x509.publicKey.export({ type: 'spki', format: 'der' }))
+        .digest('base64'),
     );
     expect(h.publicKeyHash).toBe(pki.manifest.merchants.ec.publicKeyHash);
     const eph = createPublicKey({ key: Buffer.from(h.ephemeralPublicKey ?? '', 'base64'), format: 'der', type: 'spki' });
@@ -496,7 +505,7 @@ describe('(e) CMS layout equals real tokens (tags and OIDs, not values)', () => 
     expect(skeleton(mint({ version: 'EC_v1', cms: { digestParamsNull: true } }).signatureDer, stopAtCertificates)).not.toEqual(real);
   });
 
-  it('the embedded certificates have the layout of Apple\'s', () => {
+  it("the embedded certificates have the layout of Apple's", () => {
     const ec = cmsCertificates(realCms('basistheory-ec-2023-03'));
     const rsa = cmsCertificates(realCms('basistheory-rsa-2024'));
     const m = cmsCertificates(mint({ version: 'EC_v1' }).signatureDer);
@@ -508,7 +517,10 @@ describe('(e) CMS layout equals real tokens (tags and OIDs, not values)', () => 
     expect(skeleton(pki.leafRsa.certDer)).toEqual(skeleton(rsa[0] ?? Buffer.alloc(0)));
     const appleRoot = new X509Certificate(readFileSync(new URL('apple-certs/AppleRootCA-G3.pem', ROOT)));
     expect(skeleton(pki.root.certDer)).toEqual(skeleton(Buffer.from(appleRoot.raw)));
-    for (const [ours, set] of [[pki.merchants.ec, 'basistheory-ec-2023-03'], [pki.merchants.rsa, 'basistheory-rsa-2024']] as const) {
+    for (const [ours, set] of [
+      [pki.merchants.ec, 'basistheory-ec-2023-03'],
+      [pki.merchants.rsa, 'basistheory-rsa-2024'],
+    ] as const) {
       const real = new X509Certificate(readFileSync(new URL('merchant_cert.pem', realDir(set))));
       expect(skeleton(ours.certDer)).toEqual(skeleton(Buffer.from(real.raw)));
     }
@@ -546,8 +558,13 @@ describe('(f) every cms knob has its effect', () => {
     expect(sk({ version: 'EC_v1', cms: { signingTimeAsGeneralizedTime: true } })).toMatch(/U24p/);
     expect(base).toMatch(/U23p/);
     const ct = sk({ version: 'EC_v1', cms: { contentTypeOid: OID.signedData } });
-    expect(ct).toMatch(new RegExp(` ${OID.contentType.replace(/\./g, '\\.')}\\n\\s+U17c\\n\\s+U6p ${OID.signedData.replace(/\./g, '\\.')}`));
-    const extra = sk({ version: 'EC_v1', cms: { extraSignedAttributes: [der.sequence([der.oid(OID.signingTime), der.set([der.utcTime(T)])])] } });
+    expect(ct).toMatch(
+      new RegExp(` ${OID.contentType.replace(/\./g, '\\.')}\\n\\s+U17c\\n\\s+U6p ${OID.signedData.replace(/\./g, '\\.')}`),
+    );
+    const extra = sk({
+      version: 'EC_v1',
+      cms: { extraSignedAttributes: [der.sequence([der.oid(OID.signingTime), der.set([der.utcTime(T)])])] },
+    });
     expect(extra.split(` ${OID.signingTime}\n`).length).toBe(3);
     expect(sk({ version: 'EC_v1', cms: { omitSignedAttributes: true } })).not.toContain(` ${OID.messageDigest}\n`);
   });
@@ -555,7 +572,9 @@ describe('(f) every cms knob has its effect', () => {
   itOpenssl('algorithm knobs produce CMS that openssl still verifies (so only the identifiers differ from Apple)', () => {
     expect(verifies({ version: 'EC_v1', cms: { signatureAlgorithmOid: OID.ecdsaWithSHA384 } })).toBe(true);
     expect(verifies({ version: 'EC_v1', cms: { digestAlgorithmOid: OID.sha384 } })).toBe(true);
-    expect(verifies({ version: 'RSA_v1', cms: { digestAlgorithmOid: OID.sha512, signatureAlgorithmOid: OID.sha512WithRSAEncryption } })).toBe(true);
+    expect(
+      verifies({ version: 'RSA_v1', cms: { digestAlgorithmOid: OID.sha512, signatureAlgorithmOid: OID.sha512WithRSAEncryption } }),
+    ).toBe(true);
     expect(verifies({ version: 'EC_v1', cms: { omitSignedAttributes: true } })).toBe(true);
     expect(verifies({ version: 'EC_v1', cms: { omitAlgorithmProtection: true } })).toBe(true);
     // with no certificates the signer certificate must come from outside
@@ -584,7 +603,9 @@ describe('(f) every cms knob has its effect', () => {
     const none = signedDataFields(mint({ version: 'EC_v1', cms: { noCertificates: true } }).signatureDer);
     expect(none.length).toBe(4);
     expect(sk({ version: 'EC_v1', cms: { indefiniteLength: false } })).not.toContain(' inf');
-    const attached = signedDataFields(mint({ version: 'EC_v1', cms: { attachContent: Buffer.from('x') } }).signatureDer)[2] as asn1js.Sequence;
+    const attached = signedDataFields(
+      mint({ version: 'EC_v1', cms: { attachContent: Buffer.from('x') } }).signatureDer,
+    )[2] as asn1js.Sequence;
     expect(attached.valueBlock.value.length).toBe(2);
     const custom = mint({ version: 'EC_v1', certificates: [pki.intermediate.certDer, pki.leafEc.certDer, pki.root.certDer] });
     expect(cmsCertificates(custom.signatureDer)).toEqual([pki.intermediate.certDer, pki.leafEc.certDer, pki.root.certDer]);
@@ -596,7 +617,12 @@ describe('(f) every cms knob has its effect', () => {
     expect(a.paymentData.header.ephemeralPublicKey).toBe(explicitParams.toString('base64'));
     expect(a.paymentData.data).toBe(Buffer.alloc(40, 1).toString('base64'));
     expect(opensslCmsVerify(a.signatureDer, a.signedContent).ok).toBe(true);
-    const b = mint({ version: 'RSA_v1', wrappedKeyOverride: Buffer.alloc(255, 2), publicKeyHashOverride: Buffer.alloc(32), versionOverride: 'RSA_v2' });
+    const b = mint({
+      version: 'RSA_v1',
+      wrappedKeyOverride: Buffer.alloc(255, 2),
+      publicKeyHashOverride: Buffer.alloc(32),
+      versionOverride: 'RSA_v2',
+    });
     expect(b.paymentData.header.wrappedKey).toBe(Buffer.alloc(255, 2).toString('base64'));
     expect(b.paymentData.header.publicKeyHash).toBe(Buffer.alloc(32).toString('base64'));
     expect(b.paymentData.version).toBe('RSA_v2');

@@ -26,7 +26,11 @@ describe.each(REAL_APPLE_SETS)('real token %s', (name) => {
   test('accepts the token as a JSON string, a Buffer and inside the Apple Pay JS wrapper', async () => {
     const now = secondsLater(set.signingTime, 5);
     const text = JSON.stringify(set.token);
-    for (const input of [text, Buffer.from(text), { paymentData: set.token, transactionIdentifier: set.meta.transactionId.toUpperCase() }]) {
+    for (const input of [
+      text,
+      Buffer.from(text),
+      { paymentData: set.token, transactionIdentifier: set.meta.transactionId.toUpperCase() },
+    ]) {
       const result = await verifier.verifyAndDecrypt(input, { now });
       expect(result.payment).toEqual(set.expected);
     }
@@ -35,7 +39,7 @@ describe.each(REAL_APPLE_SETS)('real token %s', (name) => {
     }
   });
 
-  test('is rejected at today\'s date (its signature is years old)', async () => {
+  test("is rejected at today's date (its signature is years old)", async () => {
     await expect(verifier.verifyAndDecrypt(set.token)).rejects.toMatchObject({ code: 'SIGNING_TIME_TOO_OLD' });
     expect(verifier.lastError()).toMatchObject({ code: 'SIGNING_TIME_TOO_OLD' });
   });
@@ -55,7 +59,7 @@ describe.each(REAL_APPLE_SETS)('real token %s', (name) => {
   });
 });
 
-describe('real token signed by Apple\'s test CA', () => {
+describe("real token signed by Apple's test CA", () => {
   const set = loadRealSet('apple-sample-testca-2016-emv');
   const verifier = createVerifier({ merchants: { certificate: set.certificate, privateKey: set.privateKey }, trackLastError: true });
 

@@ -257,7 +257,8 @@ describe('--json output', () => {
       paymentDataType: 'EMV',
       paymentData: { emvData: null, encryptedPINData: null },
     });
-    for (const secret of ['5413330089010012', 'Jane Appleseed', 'nyYIw6Gy1OX2Bwg=', '8c1ab1c3d9a0ef61']) expect(emv.stdout).not.toContain(secret);
+    for (const secret of ['5413330089010012', 'Jane Appleseed', 'nyYIw6Gy1OX2Bwg=', '8c1ab1c3d9a0ef61'])
+      expect(emv.stdout).not.toContain(secret);
     const revealed = run([...ec, ...testRoot, '--json', '--reveal', emvToken]);
     expect(revealed.stdout).toContain('5413330089010012');
     expect(revealed.stdout).toContain('Jane Appleseed');
@@ -302,17 +303,31 @@ describe('--json output', () => {
       expect(r.status, path).toBe(2);
       expect(r.stderr).toMatch(message);
       expect(r.stderr).toContain(JSON.stringify(path));
-      expect(json(run([...ec, ...testRoot, '--json', path]))).toMatchObject({ ok: false, code: 'USAGE', message: expect.stringMatching(message) });
+      expect(json(run([...ec, ...testRoot, '--json', path]))).toMatchObject({
+        ok: false,
+        code: 'USAGE',
+        message: expect.stringMatching(message),
+      });
     }
     // From stdin too.
-    expect(run([...ec, ...testRoot, '-'], readFileSync(join(PKI, 'merchant-ec.pem'), 'utf8')).stderr).toMatch(/^applepay-verify: stdin is a certificate/);
+    expect(run([...ec, ...testRoot, '-'], readFileSync(join(PKI, 'merchant-ec.pem'), 'utf8')).stderr).toMatch(
+      /^applepay-verify: stdin is a certificate/,
+    );
   });
 
   test('configuration errors name the flag and file, not the library option', () => {
     const cases: [string[], string, string][] = [
-      [['--cert', join(PKI, 'merchant-ec.pem'), '--key', join(PKI, 'merchant-ec-rotated.key.pem')], '--key', join(PKI, 'merchant-ec-rotated.key.pem')],
+      [
+        ['--cert', join(PKI, 'merchant-ec.pem'), '--key', join(PKI, 'merchant-ec-rotated.key.pem')],
+        '--key',
+        join(PKI, 'merchant-ec-rotated.key.pem'),
+      ],
       [['--cert', join(PKI, 'wwdr.pem'), '--key', join(PKI, 'wwdr.key.pem')], '--cert', join(PKI, 'wwdr.pem')],
-      [[...ec, '--cert', join(PKI, 'merchant-ec.pem'), '--key', join(PKI, 'merchant-ec.key.pem')], '--key', join(PKI, 'merchant-ec.key.pem')],
+      [
+        [...ec, '--cert', join(PKI, 'merchant-ec.pem'), '--key', join(PKI, 'merchant-ec.key.pem')],
+        '--key',
+        join(PKI, 'merchant-ec.key.pem'),
+      ],
       [['--cert', join(PKI, 'merchant-ec.pem'), '--key', join(PKI, 'merchant-ec.pem')], '--key', join(PKI, 'merchant-ec.pem')],
     ];
     for (const [args, flag, path] of cases) {
@@ -324,7 +339,10 @@ describe('--json output', () => {
       expect(human.stderr).not.toMatch(/merchants\[/);
       expect(human.stderr).toContain(`${flag} ${path}`);
     }
-    expect(json(run([...ec, '--root', join(PKI, 'merchant-ec.pem'), '--json', ecToken]))).toMatchObject({ code: 'ROOT_CERT_INVALID', details: { flag: '--root' } });
+    expect(json(run([...ec, '--root', join(PKI, 'merchant-ec.pem'), '--json', ecToken]))).toMatchObject({
+      code: 'ROOT_CERT_INVALID',
+      details: { flag: '--root' },
+    });
   });
 
   test("configuration errors exit 2 with the library's code", () => {

@@ -18,8 +18,8 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { expectCode } from '../support/expect-code.js';
-import { native, NATIVE_CODES, type MerchantKeyHandle } from '../../lib/native/binding.js';
-import { NOT_BYTES, detachedView, NATIVE_MESSAGES } from './fixtures/native-inputs.js';
+import { native, type MerchantKeyHandle } from '../../lib/native/binding.js';
+import { NOT_BYTES, detachedView } from './fixtures/native-inputs.js';
 import { loadRealToken } from './fixtures/native-cms.js';
 import { tokenCalls } from './fixtures/native-compat.mjs';
 
@@ -28,8 +28,6 @@ const REAL = fileURLToPath(new URL('../../test-vectors/real/', import.meta.url))
 const fixture = (name: string): Buffer => readFileSync(FIXTURES + name);
 const PASS = Buffer.from('correct horse');
 const MAX_INPUT = 1024 * 1024;
-
-
 
 function loadToken(name: string): { token: Record<string, any>; partyV: Buffer; keyPem: Buffer } {
   const token = JSON.parse(readFileSync(`${REAL}${name}/token.json`, 'utf8')) as Record<string, any>;

@@ -11,7 +11,6 @@ import { extensionValue, tlvAt } from '../support/ber.js';
 import { loadRealToken } from './fixtures/native-cms.js';
 import { tokenCalls } from './fixtures/native-compat.mjs';
 
-
 // The token path through the addon's one entry point, behind a real token's verifying signature
 // (see fixtures/native-compat.mjs).
 const signerOf = (name: string) => {

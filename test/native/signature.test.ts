@@ -20,7 +20,6 @@ const MAX_INPUT = 1024 * 1024;
 const hex = (s: string): Buffer => Buffer.from(s, 'hex');
 const any = native as unknown as Record<string, (...args: unknown[]) => unknown>;
 
-
 function checkError(err: unknown): NativeCode {
   expect(err).toBeInstanceOf(Error);
   const code = (err as { code?: unknown }).code;
@@ -503,7 +502,9 @@ describe('verifyAndDecryptEC', () => {
       const key = native.importKey(token.keyPem);
       const plain = calls.decryptEC(key, token.header, token.partyV, token.data);
       expect(JSON.parse(plain.toString('utf8'))).toEqual(
-        JSON.parse(readFileSync(`${fileURLToPath(new URL('../../test-vectors/real/', import.meta.url))}${token.name}/expected.json`, 'utf8')),
+        JSON.parse(
+          readFileSync(`${fileURLToPath(new URL('../../test-vectors/real/', import.meta.url))}${token.name}/expected.json`, 'utf8'),
+        ),
       );
       expect(await bothEc([signer, token.message, token.signature, key, token.header, token.partyV, token.data])).toBe(
         `ok:${plain.toString('hex')}`,

@@ -62,9 +62,9 @@ describe('token()', () => {
     expect(pooled[1]).toBeGreaterThan(0);
     // A refused signature: no decryption phase.
     const refused = new Float64Array([0, 0]);
-    expect(codeOf(() => native.token(false, ecSigner, ec.message, flipped(ec.signature), ecKey, ec.header, ec.partyV, ec.data, refused))).toBe(
-      'ERR_SIGNATURE',
-    );
+    expect(
+      codeOf(() => native.token(false, ecSigner, ec.message, flipped(ec.signature), ecKey, ec.header, ec.partyV, ec.data, refused)),
+    ).toBe('ERR_SIGNATURE');
     expect(refused[0]).toBeGreaterThan(0);
     expect(refused[1]).toBe(0);
   });
@@ -85,15 +85,19 @@ describe('token()', () => {
       expect(codeOf(() => any.token(false, ecSigner, ec.message, ec.signature, ecKey, ec.header, ec.partyV, ec.data, phases))).toBe(
         'ERR_ARGUMENT',
       );
-      await expect(any.token(true, ecSigner, ec.message, ec.signature, ecKey, ec.header, ec.partyV, ec.data, phases)).rejects.toMatchObject({
-        code: 'ERR_ARGUMENT',
-      });
+      await expect(any.token(true, ecSigner, ec.message, ec.signature, ecKey, ec.header, ec.partyV, ec.data, phases)).rejects.toMatchObject(
+        {
+          code: 'ERR_ARGUMENT',
+        },
+      );
     }
   });
 
   it('refuses a signer and a merchant key of different types, and a partyV with an RSA key', () => {
     expect(codeOf(() => native.token(false, ecSigner, ec.message, ec.signature, rsaKey, rsa.header, null, rsa.data))).toBe('ERR_ARGUMENT');
-    expect(codeOf(() => native.token(false, rsaSigner, rsa.message, rsa.signature, ecKey, ec.header, ec.partyV, ec.data))).toBe('ERR_ARGUMENT');
+    expect(codeOf(() => native.token(false, rsaSigner, rsa.message, rsa.signature, ecKey, ec.header, ec.partyV, ec.data))).toBe(
+      'ERR_ARGUMENT',
+    );
     expect(codeOf(() => native.token(false, rsaSigner, rsa.message, rsa.signature, rsaKey, rsa.header, ec.partyV, rsa.data))).toBe(
       'ERR_ARGUMENT',
     );

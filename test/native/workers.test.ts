@@ -49,7 +49,6 @@ function load(name: string): SetData {
   };
 }
 
-
 // The token path through the addon's one entry point, behind a real token's verifying signature
 // (see fixtures/native-compat.mjs).
 const signerOf = (name: string) => {

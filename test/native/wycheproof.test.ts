@@ -10,7 +10,6 @@ import { loadRealToken } from './fixtures/native-cms.js';
 import { tokenCalls } from './fixtures/native-compat.mjs';
 import { Tally } from './fixtures/native-inputs.js';
 
-
 // The token path through the addon's one entry point, behind a real token's verifying signature
 // (see fixtures/native-compat.mjs).
 const signerOf = (name: string) => {

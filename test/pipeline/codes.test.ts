@@ -410,7 +410,10 @@ describe('replay protection', () => {
   });
 
   test('REPLAY_STORE_UNAVAILABLE: a failing store fails closed', async () => {
-    const down = testVerifier({ trackLastError: true, replayGuard: { claim: () => Promise.reject(new Error('ECONNREFUSED 127.0.0.1:6379')) } });
+    const down = testVerifier({
+      trackLastError: true,
+      replayGuard: { claim: () => Promise.reject(new Error('ECONNREFUSED 127.0.0.1:6379')) },
+    });
     await rejectsWith(down.verifyAndDecrypt(mint({ version: 'EC_v1' }).paymentData), 'REPLAY_STORE_UNAVAILABLE');
     expect(down.lastError()?.message).not.toContain('ECONNREFUSED');
     const confused = testVerifier({ replayGuard: { claim: () => Promise.resolve('OK' as unknown as boolean) } });

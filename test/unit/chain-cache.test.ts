@@ -9,18 +9,22 @@ import { mint, pki, testVerifier } from '../support/helpers.js';
 describe('chain cache', () => {
   const p = pki();
 
-  test('a cached chain is still rejected when the signing time falls outside a certificate\'s validity', async () => {
+  test("a cached chain is still rejected when the signing time falls outside a certificate's validity", async () => {
     const verifier = testVerifier();
     await expect(verifier.verifyAndDecrypt(mint({ version: 'EC_v1' }).paymentData)).resolves.toBeDefined();
     const early = new Date('2023-06-01T00:00:00Z');
-    await expect(verifier.verifyAndDecrypt(mint({ version: 'EC_v1', signingTime: early }).paymentData, { now: early })).rejects.toMatchObject({
+    await expect(
+      verifier.verifyAndDecrypt(mint({ version: 'EC_v1', signingTime: early }).paymentData, { now: early }),
+    ).rejects.toMatchObject({
       code: 'CERT_EXPIRED',
       details: { certificate: 'leaf' },
     });
     const late = new Date('2034-01-01T00:00:01Z');
-    await expect(verifier.verifyAndDecrypt(mint({ version: 'EC_v1', signingTime: late }).paymentData, { now: late })).rejects.toMatchObject({
-      code: 'CERT_EXPIRED',
-    });
+    await expect(verifier.verifyAndDecrypt(mint({ version: 'EC_v1', signingTime: late }).paymentData, { now: late })).rejects.toMatchObject(
+      {
+        code: 'CERT_EXPIRED',
+      },
+    );
   });
 
   test('a different certificate with the same subject and serial is not served from the cache', async () => {
@@ -43,7 +47,9 @@ describe('chain cache', () => {
     const chains = new ChainValidator(root, 8);
     const at = new Date('2025-01-01T00:00:00Z');
     for (let i = 0; i < 40; i++) {
-      const leaf = issueCertificate(appleLeafSpec({ kind: 'EC', key: p.leafEc.key, issuerKey: p.intermediate.key, serial: BigInt(1000 + i) }));
+      const leaf = issueCertificate(
+        appleLeafSpec({ kind: 'EC', key: p.leafEc.key, issuerKey: p.intermediate.key, serial: BigInt(1000 + i) }),
+      );
       const chain = chains.validate([leaf, p.intermediate.certDer], 'EC_v1', at);
       expect(chain.leaf.serialNumber.readUInt16BE(chain.leaf.serialNumber.length - 2)).toBe(1000 + i);
       expect(chains.cacheSize).toBeLessThanOrEqual(8);

@@ -2,7 +2,7 @@
 // a Merchant Identity certificate refused with the sentence that says so, and the key ring check's
 // exit status for cron. Nothing secret is printed; private keys are created with mode 0600.
 import { spawnSync } from 'node:child_process';
-import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { createPrivateKey, createPublicKey, generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,7 +12,7 @@ import { afterAll, describe, expect, test } from 'vitest';
 import { main, type Io } from '../../lib/cli/main.js';
 import { createVerifier } from '../../lib/index.js';
 import * as der from '../../test-vectors/gen/der.js';
-import { issueCertificate, merchantSpec, toPem } from '../../test-vectors/gen/pki.js';
+import { issueCertificate, merchantSpec } from '../../test-vectors/gen/pki.js';
 import { BIN } from '../support/bin.js';
 import { REAL_DIR, pki } from '../support/helpers.js';
 
