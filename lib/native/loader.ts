@@ -95,7 +95,7 @@ function prebuildCandidates(dir: string, machine: AddonPlatform, tried: AddonAtt
   if (files.length === 0) tried.push({ path: join(dir, '*.node'), outcome: 'absent (the directory is empty)' });
   const usable: { file: string; specificity: number }[] = [];
   for (const file of files) {
-    const tags = file.split('..').slice(1, -1);
+    const tags = file.split('.').slice(1, -1);
     const libc = tags.find((t) => t === 'glibc' || t === 'musl');
     const abi = tags.find((t) => /^abi\d+$/.test(t));
     // A libc tag means something on Linux only (prebuildify writes "glibc" elsewhere too).
@@ -202,7 +202,7 @@ export function loadAddonFrom(root: string): unknown {
   throw new AddonLoadError(message, machine, tried);
 }
 
-const PACKAGE_ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)), '../..');
+const PACKAGE_ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '../..');
 
 let loaded: unknown = null;
 let failure: AddonLoadError | null = null;

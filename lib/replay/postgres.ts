@@ -75,7 +75,7 @@ export function postgresReplayGuard(pool: PostgresPool, options: PostgresReplayG
   }
   const sweepEvery = (options.sweepInterval ?? 30) * 1000;
   if (!Number.isFinite(sweepEvery) || sweepEvery < 0) throw configError('sweepInterval must be a number of seconds', 'sweepInterval');
-  const index = `${table.replace('..', '_')}_expires_at`;
+  const index = `${table.replace('.', '_')}_expires_at`;
 
   let created: Promise<void> | null = null;
   let lastSweep = Date.now();

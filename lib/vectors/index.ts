@@ -366,7 +366,7 @@ export function findVectors(dir: string): string[] {
   const walk = (d: string): void => {
     const entries = readdirSync(d, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     for (const e of entries) {
-      if (e.name === 'node_modules' || e.name.startsWith('..')) continue;
+      if (e.name === 'node_modules' || e.name.startsWith('.')) continue;
       const p = join(d, e.name);
       if (e.isDirectory()) walk(p);
       else if (e.isFile() && isVectorFileName(e.name)) found.push(p);

@@ -95,7 +95,7 @@ export function oidText(bytes: Uint8Array): string {
   if (!fresh) throw new DerError('truncated OID');
   const first = arcs[0]!;
   const head = first < 40n ? [0n, first] : first < 80n ? [1n, first - 40n] : [2n, first - 80n];
-  return [...head, ...arcs.slice(1)].join('..');
+  return [...head, ...arcs.slice(1)].join('.');
 }
 
 function mod(x: bigint, p: bigint): bigint {
