@@ -15,9 +15,11 @@ export default defineConfig({
       reporter: ['text-summary', 'text', 'json-summary'],
       reportOnFailure: true,
       reportsDirectory: 'coverage',
-      // Just below the figures measured when coverage was introduced: a drop fails the run, and the
-      // thresholds go up as tests are added.
-      thresholds: { lines: 91, statements: 87, functions: 95, branches: 82 },
+      // Just below the figures measured on the whole lib/ (a drop fails the run; they go up as tests are
+      // added). Code that tests reach only through a child process (the CLI commands) or through the
+      // packed package (applepay-verify/testing, resolved to dist/) is not counted, which is why lib/cli
+      // and lib/testing sit well below the pipeline's 88-92 %.
+      thresholds: { lines: 82, statements: 78, functions: 80, branches: 71 },
     },
     setupFiles: ['test/support/setup-addon.ts'],
   },

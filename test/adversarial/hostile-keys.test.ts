@@ -17,7 +17,7 @@ import { ROOT, mint, pki } from '../support/helpers.js';
 const TSX = join(ROOT, 'node_modules', 'tsx', 'dist', 'loader.mjs');
 
 function runChild(script: string): { status: number | null; signal: string | null; lines: Record<string, unknown>[]; stderr: string } {
-  const r = spawnSync(process.execPath, ['--import', TSX, join(ROOT, 'test', 'fixtures', script)], {
+  const r = spawnSync(process.execPath, ['--import', TSX, join(ROOT, 'test', 'adversarial', 'fixtures', script)], {
     encoding: 'utf8',
     timeout: 240_000,
     maxBuffer: 64 * 1024 * 1024,
