@@ -36,7 +36,7 @@ interface Prepared {
   signedAttributes: Buffer;
   signature: Buffer;
   /** EC_v1: the ephemeral public point (65 bytes); RSA_v1: the wrapped key. */
-  keyMaterial: Buffer;
+  headerKey: Buffer;
   /** EC_v1: the ephemeral key's SubjectPublicKeyInfo, as the addon takes it. */
   ephemeralSpki: Buffer;
   data: Buffer;
@@ -55,14 +55,14 @@ function prepare(
     const { paymentData } = mintToken(pki, signer === undefined ? { version, signingTime } : { version, signingTime, signer });
     const signed = parseSignedData(Buffer.from(paymentData.signature, 'base64'), version);
     const header = paymentData.header;
-    const keyMaterial =
+    const headerKey =
       version === 'EC_v1' ? Buffer.from(header.ephemeralPublicKey!, 'base64').subarray(26) : Buffer.from(header.wrappedKey!, 'base64');
     out.push({
       text: JSON.stringify(paymentData),
       paymentData,
       signedAttributes: signed.signer.signedAttributes,
       signature: signed.signer.signature,
-      keyMaterial,
+      headerKey,
       ephemeralSpki: version === 'EC_v1' ? Buffer.from(header.ephemeralPublicKey!, 'base64') : Buffer.alloc(0),
       data: Buffer.from(paymentData.data, 'base64'),
     });
@@ -78,14 +78,14 @@ function floorEc(leafKey: KeyObject, merchantKey: KeyObject): (t: Prepared) => v
   ecdh.setPrivateKey(Buffer.from(jwk.d!, 'base64url'));
   return (t) => {
     if (!cryptoVerify('sha256', t.signedAttributes, leafKey, t.signature)) throw new Error('floor: signature');
-    ecdh.computeSecret(t.keyMaterial);
+    ecdh.computeSecret(t.headerKey);
   };
 }
 
 function floorRsa(leafKey: KeyObject, merchantKey: KeyObject): (t: Prepared) => void {
   return (t) => {
     if (!cryptoVerify('sha256', t.signedAttributes, leafKey, t.signature)) throw new Error('floor: signature');
-    privateDecrypt({ key: merchantKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' }, t.keyMaterial);
+    privateDecrypt({ key: merchantKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' }, t.headerKey);
   };
 }
 
@@ -101,23 +101,14 @@ function limitRsa(signer: SignerKeyHandle, merchant: MerchantKeyHandle): (t: Pre
   const label = Buffer.alloc(0);
   return (t) => {
     if (native.verifySignature(signer, t.signedAttributes, t.signature) !== true) throw new Error('limit: signature');
-    native.rsaOaepDecrypt(merchant, t.keyMaterial, label);
+    native.rsaOaepDecrypt(merchant, t.headerKey, label);
   };
 }
 
 // The package's native token operation alone (signature + whole decryption), no JavaScript steps.
 function nativeToken(signer: SignerKeyHandle, merchant: MerchantKeyHandle, partyV: Buffer | null): (t: Prepared) => void {
   return (t) => {
-    native.token(
-      false,
-      signer,
-      t.signedAttributes,
-      t.signature,
-      merchant,
-      partyV === null ? t.keyMaterial : t.ephemeralSpki,
-      partyV,
-      t.data,
-    );
+    native.token(false, signer, t.signedAttributes, t.signature, merchant, partyV === null ? t.headerKey : t.ephemeralSpki, partyV, t.data);
   };
 }
 

@@ -122,7 +122,7 @@ for (const set of readdirSync(join(root, 'test-vectors/real')).filter((d) => !d.
   if (leaf === undefined) continue;
   const spki = spkiOf(leaf);
   const ec = token.version === 'EC_v1';
-  const keyMaterial = Buffer.from(ec ? token.header.ephemeralPublicKey : token.header.wrappedKey, 'base64');
+  const headerKey = Buffer.from(ec ? token.header.ephemeralPublicKey : token.header.wrappedKey, 'base64');
   write(
     'signature',
     `token-${set}`,
@@ -134,8 +134,8 @@ for (const set of readdirSync(join(root, 'test-vectors/real')).filter((d) => !d.
       signer.signedAttributes,
       u16(signer.signature.length),
       signer.signature,
-      u16(keyMaterial.length),
-      keyMaterial,
+      u16(headerKey.length),
+      headerKey,
       Buffer.from(token.data, 'base64'),
     ]),
   );

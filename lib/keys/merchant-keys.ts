@@ -36,7 +36,7 @@ export function describeMerchantKeys(
       return {
         index: m.index,
         merchantIdentifier: (m.certificate === null ? null : subjectUserId(m.certificate)) ?? identifiers.get(m.index) ?? null,
-        merchantIdentifierHash: m.merchantIdentifierHash.toString('hex'),
+        merchantIdentifierHash: m.partyV.toString('hex'),
         publicKeyHash: m.publicKeyHash.toString('base64'),
         type: m.key.type,
         version: m.version,

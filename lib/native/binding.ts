@@ -63,7 +63,7 @@ export interface NativeBinding {
    * (ERR_SIGNATURE unless it verifies), then, with a merchant key, the decryption of the version the
    * key's type names: EC_v1 ECDH(P-256) -> Apple's single-step KDF -> AES-256-GCM (16-byte zero IV,
    * tag = last 16 bytes of data); RSA_v1 RSA-OAEP(SHA-256) unwrap of a 16-byte key -> AES-128-GCM.
-   * With `key` null (a refusal is pending) the signature is checked and null returned; keyMaterial,
+   * With `key` null (a refusal is pending) the signature is checked and null returned; headerKey,
    * partyV and data must then be null. An RSA key takes no partyV. The signer and the key must be of
    * the same type (ERR_ARGUMENT otherwise).
    *
@@ -77,7 +77,7 @@ export interface NativeBinding {
     message: Uint8Array,
     signature: Uint8Array,
     key: MerchantKeyHandle | null,
-    keyMaterial: Uint8Array | null,
+    headerKey: Uint8Array | null,
     partyV: Uint8Array | null,
     data: Uint8Array | null,
     phases?: Float64Array | null,
@@ -88,7 +88,7 @@ export interface NativeBinding {
     message: Uint8Array,
     signature: Uint8Array,
     key: MerchantKeyHandle | null,
-    keyMaterial: Uint8Array | null,
+    headerKey: Uint8Array | null,
     partyV: Uint8Array | null,
     data: Uint8Array | null,
     phases?: Float64Array | null,

@@ -155,7 +155,7 @@ function finish(state: VerifierState, p: Plan, plaintext: Buffer, timer: StepTim
     version: token.version,
     transactionId: token.transactionId,
     signingTime: signer.signingTime,
-    merchantIdentifierHash: merchant.merchantIdentifierHash.toString('hex'),
+    merchantIdentifierHash: merchant.partyV.toString('hex'),
     publicKeyHash: token.publicKeyHash.toString('base64'),
     environment: chainEnvironment(p.chain),
     payment,

@@ -45,20 +45,10 @@ export function callToken(job: TokenJob, pool: boolean, phases: Float64Array | n
       ? native.token(true, signerKey, signer.signedAttributes, signer.signature, null, null, null, null, phases)
       : native.token(false, signerKey, signer.signedAttributes, signer.signature, null, null, null, null, phases);
   }
-  const partyV = token.version === 'EC_v1' ? merchant.merchantIdentifierHash : null;
+  const partyV = token.version === 'EC_v1' ? merchant.partyV : null;
   return pool
-    ? native.token(true, signerKey, signer.signedAttributes, signer.signature, merchant.key, token.keyMaterial, partyV, token.data, phases)
-    : native.token(
-        false,
-        signerKey,
-        signer.signedAttributes,
-        signer.signature,
-        merchant.key,
-        token.keyMaterial,
-        partyV,
-        token.data,
-        phases,
-      );
+    ? native.token(true, signerKey, signer.signedAttributes, signer.signature, merchant.key, token.headerKey, partyV, token.data, phases)
+    : native.token(false, signerKey, signer.signedAttributes, signer.signature, merchant.key, token.headerKey, partyV, token.data, phases);
 }
 
 /**

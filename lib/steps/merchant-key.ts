@@ -32,7 +32,7 @@ export interface Merchant {
   /** SHA-256 of the payment-processing certificate's SubjectPublicKeyInfo, as the token names it. */
   readonly publicKeyHash: Buffer;
   /** Party V of the KDF: SHA-256 of the merchant identifier, all 32 bytes. */
-  readonly merchantIdentifierHash: Buffer;
+  readonly partyV: Buffer;
   /** The configured certificate (its expiry and merchant id feed merchantKeys()), null for a bare key. */
   readonly certificate: ParsedCertificate | null;
 }
@@ -102,7 +102,7 @@ export function loadMerchant(options: MerchantOptions, index: number): Merchant 
     key,
     version,
     publicKeyHash: sha256(certificate?.spki ?? key.spki),
-    merchantIdentifierHash: partyV,
+    partyV,
     certificate,
   };
 }

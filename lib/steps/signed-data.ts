@@ -16,8 +16,6 @@ import {
   type Tlv,
 } from '../codec/der.js';
 
-export type SignatureScheme = 'ecdsa-sha256' | 'rsa-pkcs1-sha256';
-
 export interface SignerInfo {
   /** DER Name of the signer certificate's issuer (issuerAndSerialNumber). */
   readonly issuer: Buffer;
@@ -27,7 +25,6 @@ export interface SignerInfo {
   readonly signedAttributes: Buffer;
   readonly messageDigest: Buffer;
   readonly signingTime: Date;
-  readonly scheme: SignatureScheme;
   readonly signature: Buffer;
 }
 
@@ -147,7 +144,6 @@ function parseSignerInfo(buf: Uint8Array, signerInfo: Tlv, version: 'EC_v1' | 'R
   const attributes = readSignedAttributes(buf, attrsTlv);
 
   const algorithm = expectTag(fields[i++], TAG.SEQUENCE, 'signatureAlgorithm');
-  const scheme: SignatureScheme = version === 'EC_v1' ? 'ecdsa-sha256' : 'rsa-pkcs1-sha256';
   const pinned = version === 'EC_v1' ? ECDSA_WITH_SHA256 : SHA256_WITH_RSA;
   if (!equalsBytes(buf, algorithm, pinned)) {
     throw new ApplePayError('SIGNATURE_INVALID', `signature algorithm is not the one ${version} requires`, { field: 'signature' });
@@ -168,7 +164,6 @@ function parseSignerInfo(buf: Uint8Array, signerInfo: Tlv, version: 'EC_v1' | 'R
     signedAttributes,
     messageDigest: attributes.messageDigest,
     signingTime: attributes.signingTime,
-    scheme,
     signature,
   };
 }

@@ -13,7 +13,7 @@ export interface ParsedToken {
   readonly data: Buffer;
   readonly signature: Buffer;
   /** EC_v1: DER SubjectPublicKeyInfo; RSA_v1: the OAEP-wrapped AES key. */
-  readonly keyMaterial: Buffer;
+  readonly headerKey: Buffer;
   readonly publicKeyHash: Buffer;
   /** Lower-case hex, as the token's case may vary. */
   readonly transactionId: string;
@@ -188,17 +188,17 @@ function readPaymentData(pd: Record<string, unknown>, limits: TokenLimits): Pars
   // Ciphertext and a 16-byte GCM tag: an empty plaintext is not a payment.
   if (data.length < 17) throw malformed('data is too short to hold a ciphertext and its tag', 'data');
 
-  let keyMaterial: Buffer;
+  let headerKey: Buffer;
   if (version === 'EC_v1') {
     if ('wrappedKey' in header) throw malformed('an EC_v1 header must not carry wrappedKey', 'header.wrappedKey');
-    keyMaterial = base64Field(header, 'ephemeralPublicKey', 'header.ephemeralPublicKey');
-    if (keyMaterial.length === 0 || keyMaterial.length > 512) {
+    headerKey = base64Field(header, 'ephemeralPublicKey', 'header.ephemeralPublicKey');
+    if (headerKey.length === 0 || headerKey.length > 512) {
       throw malformed('ephemeralPublicKey has an impossible length', 'header.ephemeralPublicKey');
     }
   } else {
     if ('ephemeralPublicKey' in header) throw malformed('an RSA_v1 header must not carry ephemeralPublicKey', 'header.ephemeralPublicKey');
-    keyMaterial = base64Field(header, 'wrappedKey', 'header.wrappedKey');
-    if (keyMaterial.length < 256 || keyMaterial.length > 1024) {
+    headerKey = base64Field(header, 'wrappedKey', 'header.wrappedKey');
+    if (headerKey.length < 256 || headerKey.length > 1024) {
       throw malformed('wrappedKey has an impossible length', 'header.wrappedKey');
     }
   }
@@ -227,7 +227,7 @@ function readPaymentData(pd: Record<string, unknown>, limits: TokenLimits): Pars
     version,
     data,
     signature,
-    keyMaterial,
+    headerKey,
     publicKeyHash,
     transactionId: transactionIdBytes.toString('hex'),
     transactionIdBytes,
@@ -238,7 +238,7 @@ function readPaymentData(pd: Record<string, unknown>, limits: TokenLimits): Pars
 
 /** docs/token-format.md#signed-content: what the CMS signature's messageDigest covers. */
 export function signedContent(token: ParsedToken): Buffer {
-  const parts = [token.keyMaterial, token.data, token.transactionIdBytes];
+  const parts = [token.headerKey, token.data, token.transactionIdBytes];
   if (token.applicationDataBytes !== undefined) parts.push(token.applicationDataBytes);
   return Buffer.concat(parts);
 }

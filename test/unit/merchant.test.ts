@@ -15,8 +15,8 @@ describe('loadMerchant', () => {
       const m = pki().merchants[name];
       const loaded = loadMerchant({ certificate: m.certPem, privateKey: readFileSync(m.keyPath) }, 0);
       expect(loaded.publicKeyHash).toEqual(m.publicKeyHash);
-      expect(loaded.merchantIdentifierHash).toEqual(sha256(m.identifier));
-      expect(loaded.merchantIdentifierHash).toHaveLength(32);
+      expect(loaded.partyV).toEqual(sha256(m.identifier));
+      expect(loaded.partyV).toHaveLength(32);
       expect(loaded.version).toBe(m.keyType === 'EC' ? 'EC_v1' : 'RSA_v1');
     }
   });
@@ -24,8 +24,8 @@ describe('loadMerchant', () => {
   test('a party V that starts with a zero byte keeps all 32 bytes', () => {
     const m = pki().merchants.zero;
     const loaded = loadMerchant({ certificate: m.certPem, privateKey: readFileSync(m.keyPath) }, 0);
-    expect(loaded.merchantIdentifierHash[0]).toBe(0);
-    expect(loaded.merchantIdentifierHash).toEqual(m.identifierHash);
+    expect(loaded.partyV[0]).toBe(0);
+    expect(loaded.partyV).toEqual(m.identifierHash);
   });
 
   test('key + merchantIdentifier: publicKeyHash from the public half of the key', () => {
@@ -33,7 +33,7 @@ describe('loadMerchant', () => {
     const key = readFileSync(m.keyPath);
     const loaded = loadMerchant({ privateKey: key, merchantIdentifier: m.identifier }, 0);
     expect(loaded.publicKeyHash).toEqual(sha256(createPublicKey(key).export({ type: 'spki', format: 'der' })));
-    expect(loaded.merchantIdentifierHash).toEqual(sha256(m.identifier));
+    expect(loaded.partyV).toEqual(sha256(m.identifier));
   });
 
   test('mismatches and gaps in the configuration are refused with their codes', () => {
