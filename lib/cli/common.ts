@@ -2,6 +2,7 @@
 // --passphrase(-env), --merchant-id, --root, --now and --json, and how a usage error is reported.
 import { readFileSync } from 'node:fs';
 import type { MerchantOptions } from '../steps/merchant-key.js';
+import type { Io } from './main.js';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
@@ -51,8 +52,15 @@ export interface MerchantFiles {
   options: MerchantOptions;
 }
 
-/** --cert and --key pair up in order, as in the verify command; a key beyond the certificates stands alone. */
-export function merchantFiles(values: KeyFlags, required: boolean): MerchantFiles[] {
+/**
+ * --cert and --key pair up in order; a key beyond the certificates stands alone. `read` decides what an
+ * unreadable file is: a usage error here, a configuration error under the library's code for verify.
+ */
+export function merchantFiles(
+  values: KeyFlags,
+  required: boolean,
+  read: (path: string, flag: '--key' | '--cert') => Buffer = readFileOrUsage,
+): MerchantFiles[] {
   const certs = values.cert ?? [];
   const keys = values.key ?? [];
   const merchantId = values['merchant-id'];
@@ -73,8 +81,8 @@ export function merchantFiles(values: KeyFlags, required: boolean): MerchantFile
       keyPath,
       ...(certPath === undefined ? {} : { certPath }),
       options: {
-        privateKey: readFileOrUsage(keyPath, '--key'),
-        ...(certPath === undefined ? {} : { certificate: readFileOrUsage(certPath, '--cert') }),
+        privateKey: read(keyPath, '--key'),
+        ...(certPath === undefined ? {} : { certificate: read(certPath, '--cert') }),
         ...(certPath === undefined && merchantId !== undefined ? { merchantIdentifier: merchantId } : {}),
         ...(passphrase === undefined ? {} : { passphrase }),
       },
@@ -85,6 +93,20 @@ export function merchantFiles(values: KeyFlags, required: boolean): MerchantFile
 /** Overwrites the key bytes read from disk once they are no longer needed. */
 export function wipe(files: readonly MerchantFiles[]): void {
   for (const f of files) if (f.options.privateKey instanceof Uint8Array) f.options.privateKey.fill(0);
+}
+
+/** How a subcommand ends on an exception: a usage error as such; anything else as a fault that quotes nothing. */
+export function failureExit(io: Io, json: boolean, err: unknown, command: string): number {
+  if (err instanceof UsageError) {
+    const r = usageReport(json, err.message, command);
+    if (r.stdout !== undefined) io.stdout(r.stdout);
+    if (r.stderr !== undefined) io.stderr(r.stderr);
+    return EXIT_USAGE;
+  }
+  const message = 'internal error';
+  if (json) io.stdout(`${JSON.stringify({ ok: false, code: 'INTERNAL', message })}\n`);
+  else io.stderr(`applepay-verify ${command}: ${message}\n`);
+  return EXIT_USAGE;
 }
 
 export function usageReport(json: boolean, message: string, command: string): { stdout?: string; stderr?: string } {

@@ -6,12 +6,11 @@ import type { Io } from './main.js';
 import {
   EXIT_FAILED,
   EXIT_OK,
-  EXIT_USAGE,
   UsageError,
   merchantFiles,
   parseNow,
   readFileOrUsage,
-  usageReport,
+  failureExit,
   wipe,
   type MerchantFiles,
 } from './common.js';
@@ -160,16 +159,7 @@ export async function diagnoseMain(argv: readonly string[], io: Io): Promise<num
     io.stdout(json ? `${JSON.stringify(diagnosisJson(d))}\n` : diagnosisText(d));
     return d.cause === 'verified' || d.cause === 'genuine' ? EXIT_OK : EXIT_FAILED;
   } catch (err) {
-    if (err instanceof UsageError) {
-      const r = usageReport(json, err.message, 'diagnose');
-      if (r.stdout !== undefined) io.stdout(r.stdout);
-      if (r.stderr !== undefined) io.stderr(r.stderr);
-      return EXIT_USAGE;
-    }
-    const message = 'internal error';
-    if (json) io.stdout(`${JSON.stringify({ ok: false, code: 'INTERNAL', message })}\n`);
-    else io.stderr(`applepay-verify diagnose: ${message}\n`);
-    return EXIT_USAGE;
+    return failureExit(io, json, err, 'diagnose');
   } finally {
     wipe(files);
   }

@@ -5,7 +5,7 @@ import { mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Io } from './main.js';
-import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError, parseNow, readFileOrUsage, readPassphrase, usageReport } from './common.js';
+import { EXIT_FAILED, EXIT_OK, UsageError, failureExit, parseNow, readFileOrUsage, readPassphrase } from './common.js';
 import { isNativeError, native } from '../native/binding.js';
 import {
   buildPkcs12,
@@ -389,15 +389,6 @@ export async function keysMain(argv: readonly string[], io: Io): Promise<number>
         throw new UsageError(`unknown keys subcommand ${JSON.stringify(positionals[0])}: new, import or check`);
     }
   } catch (err) {
-    if (err instanceof UsageError) {
-      const r = usageReport(json, err.message, 'keys');
-      if (r.stdout !== undefined) io.stdout(r.stdout);
-      if (r.stderr !== undefined) io.stderr(r.stderr);
-      return EXIT_USAGE;
-    }
-    const message = 'internal error';
-    if (json) io.stdout(`${JSON.stringify({ ok: false, code: 'INTERNAL', message })}\n`);
-    else io.stderr(`applepay-verify keys: ${message}\n`);
-    return EXIT_USAGE;
+    return failureExit(io, json, err, 'keys');
   }
 }

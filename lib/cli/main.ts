@@ -9,7 +9,6 @@ import { AddonLoadError } from '../native/loader.js';
 import {
   createVerifier,
   isApplePayError,
-  type MerchantOptions,
   type Payment,
   type Result,
   type Verifier,
@@ -19,6 +18,7 @@ import {
 } from '../index.js';
 import { DEFAULT_VECTORS_DIR, findVectors, runVector, type VectorReport } from '../vectors/index.js';
 import { mintCommand } from './mint.js';
+import { UsageError, merchantFiles, parseNow, readFileOrUsage } from './common.js';
 
 export const EXIT_VERIFIED = 0;
 export const EXIT_REJECTED = 1;
@@ -81,10 +81,6 @@ Examples:
   applepay-verify vectors
 `;
 
-/** A mistake on the command line or an unreadable input file: exit 2 with code USAGE. */
-class UsageError extends Error {}
-
-const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})$/;
 const SECONDS = /^\d+(?:\.\d+)?$/;
 /** Real tokens are 3-6 KB; the library refuses anything over its cap, so reading further is pointless. */
 const MAX_INPUT_BYTES = 1024 * 1024 + 1;
@@ -107,15 +103,6 @@ const OPTIONS = {
 
 type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true; strict: true }>>['values'];
 
-function readInput(path: string, what: string): Buffer {
-  try {
-    return readFileSync(path);
-  } catch (err) {
-    const reason = (err as NodeJS.ErrnoException).code ?? 'unreadable';
-    throw new UsageError(`cannot read ${what} ${JSON.stringify(path)} (${reason})`);
-  }
-}
-
 /** A file the library would be handed: unreadable means the configuration is wrong, under the library's code for it. */
 function readConfigFile(path: string, code: 'MERCHANT_CERT_INVALID' | 'MERCHANT_KEY_INVALID' | 'ROOT_CERT_INVALID', what: string): Buffer {
   try {
@@ -135,55 +122,17 @@ class ConfigFileError extends Error {
   }
 }
 
-/** --cert and --key pair up in order; a key beyond the certificates stands alone (PKCS#12 or --merchant-id). */
-function merchantOptions(values: Values): MerchantOptions[] {
-  const certs = values.cert ?? [];
-  const keys = values.key ?? [];
-  const merchantId = values['merchant-id'];
-  if (keys.length === 0) throw new UsageError('at least one --key is required');
-  if (certs.length > keys.length)
-    throw new UsageError(`${certs.length} --cert but only ${keys.length} --key: each certificate needs its key`);
-  if (merchantId !== undefined && certs.length === keys.length) {
-    throw new UsageError('--merchant-id stands in place of --cert: give a --key without a --cert');
-  }
-  const passphrase = readPassphrase(values);
-  return keys.map((keyPath, i) => {
-    const certPath = certs[i];
-    return {
-      privateKey: readConfigFile(keyPath, 'MERCHANT_KEY_INVALID', '--key'),
-      ...(certPath === undefined ? {} : { certificate: readConfigFile(certPath, 'MERCHANT_CERT_INVALID', '--cert') }),
-      ...(certPath === undefined && merchantId !== undefined ? { merchantIdentifier: merchantId } : {}),
-      ...(passphrase === undefined ? {} : { passphrase }),
-    };
-  });
-}
-
-function readPassphrase(values: Values): string | undefined {
-  const variable = values['passphrase-env'];
-  if (variable === undefined) return values.passphrase;
-  if (values.passphrase !== undefined) throw new UsageError('give --passphrase or --passphrase-env, not both');
-  const value = process.env[variable];
-  if (value === undefined) throw new UsageError(`environment variable ${variable} is not set`);
-  return value;
-}
-
 function verifierOptions(values: Values): VerifierOptions {
-  const options: VerifierOptions = { merchants: merchantOptions(values) };
+  const merchants = merchantFiles(values, true, (path, flag) =>
+    readConfigFile(path, flag === '--key' ? 'MERCHANT_KEY_INVALID' : 'MERCHANT_CERT_INVALID', flag),
+  ).map((f) => f.options);
+  const options: VerifierOptions = { merchants };
   if (values.root !== undefined) options.rootCertificate = readConfigFile(values.root, 'ROOT_CERT_INVALID', '--root');
   if (values['max-age'] !== undefined) {
     if (!SECONDS.test(values['max-age'])) throw new UsageError('--max-age takes a number of seconds');
     options.maxSignatureAge = Number(values['max-age']);
   }
   return options;
-}
-
-function parseNow(text: string | undefined): Date | undefined {
-  if (text === undefined) return undefined;
-  const date = new Date(text);
-  if (!ISO_INSTANT.test(text) || Number.isNaN(date.getTime())) {
-    throw new UsageError('--now takes an ISO 8601 instant with a time zone, e.g. 2025-03-01T12:00:05Z');
-  }
-  return date;
 }
 
 // ---------------------------------------------------------------------------
@@ -332,7 +281,7 @@ async function verifyCommand(values: Values, positionals: string[], io: Io): Pro
     }
   }
 
-  const token = input === '-' ? await io.stdin() : readInput(input, 'token file');
+  const token = input === '-' ? await io.stdin() : readFileOrUsage(input, 'token file');
   const notToken = notATokenReason(token);
   if (notToken !== null) throw new UsageError(`${input === '-' ? 'stdin' : JSON.stringify(input)} ${notToken}`);
   // The library publishes each verification's step timings; listening is all --verbose needs.
