@@ -190,29 +190,25 @@ export function utcTime(date: Date): Buffer {
   checkWholeSeconds(date);
   const y = date.getUTCFullYear();
   if (y < 1950 || y > 2049) throw new RangeError(`UTCTime cannot hold year ${y}`);
-  const s =
-    pad(y % 100) +
-    pad(date.getUTCMonth() + 1) +
-    pad(date.getUTCDate()) +
-    pad(date.getUTCHours()) +
-    pad(date.getUTCMinutes()) +
-    pad(date.getUTCSeconds()) +
-    'Z';
-  return tlv(Tag.UTCTime, Buffer.from(s, 'latin1'));
+  return tlv(Tag.UTCTime, Buffer.from(pad(y % 100) + monthToSecondZ(date), 'latin1'));
 }
 
 /** GeneralizedTime YYYYMMDDHHMMSSZ. */
 export function generalizedTime(date: Date): Buffer {
   checkWholeSeconds(date);
-  const s =
-    pad(date.getUTCFullYear(), 4) +
+  return tlv(Tag.GeneralizedTime, Buffer.from(pad(date.getUTCFullYear(), 4) + monthToSecondZ(date), 'latin1'));
+}
+
+/** MMDDHHMMSSZ: what UTCTime and GeneralizedTime share after the year. */
+function monthToSecondZ(date: Date): string {
+  return (
     pad(date.getUTCMonth() + 1) +
     pad(date.getUTCDate()) +
     pad(date.getUTCHours()) +
     pad(date.getUTCMinutes()) +
     pad(date.getUTCSeconds()) +
-    'Z';
-  return tlv(Tag.GeneralizedTime, Buffer.from(s, 'latin1'));
+    'Z'
+  );
 }
 
 /** RFC 5280 4.1.2.5: UTCTime through 2049, GeneralizedTime from 2050. */
