@@ -6,7 +6,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, chownSync, constants, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from './redis-server.js';
+import { exited, freePort } from './redis-server.js';
 
 export function findPostgresBin(): string {
   const explicit = process.env.PG_BIN_DIR;
@@ -61,11 +61,6 @@ export interface TestPostgres {
   /** Starts again on the same data directory (crash recovery replays the WAL). */
   restart(): Promise<void>;
   stop(): Promise<void>;
-}
-
-function exited(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => child.once('exit', () => resolve()));
 }
 
 /** The postmaster and every process it forked (backends leave its process group with setsid). */

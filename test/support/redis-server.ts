@@ -62,7 +62,8 @@ export interface TestRedis {
   stop(): Promise<void>;
 }
 
-function exited(child: ChildProcess): Promise<void> {
+/** Resolves once the child has exited (at once if it already has). */
+export function exited(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((resolve) => child.once('exit', () => resolve()));
 }
