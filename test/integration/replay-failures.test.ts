@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { DEFAULT_REDIS_KEY_PREFIX, redisReplayGuard, type ReplayGuard, type Verifier, type VerifierOptions } from '../../lib/index.js';
 import type { PaymentData } from '../../test-vectors/gen/token.js';
 import { mint, testVerifier } from '../support/helpers.js';
+import { failFastRedis } from '../support/redis-client.js';
 import { startRedis, type TestRedis } from '../support/redis-server.js';
 import { logFigure, mapLimit, mintMany, outcome } from '../support/replay.js';
 import { startProxy, type TcpProxy } from '../support/tcp-proxy.js';
@@ -16,18 +17,7 @@ const servers: TestRedis[] = [];
 
 /** The README's fail-fast settings. */
 function failFast(port: number, extra: RedisOptions = {}): Redis {
-  const client = new Redis({
-    host: '127.0.0.1',
-    port,
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 0,
-    autoResendUnfulfilledCommands: false,
-    connectTimeout: 500,
-    commandTimeout: 1000,
-    retryStrategy: () => 50,
-    ...extra,
-  });
-  client.on('error', () => undefined);
+  const client = failFastRedis(port, extra);
   clients.push(client);
   return client;
 }
