@@ -469,6 +469,25 @@ export interface IssuedRoleOptions extends RoleOptions {
   issuer?: Name;
 }
 
+/** What every role Apple's CAs issue shares; each option overrides Apple's default for the role. */
+function issuedSpec(
+  o: IssuedRoleOptions,
+  defaults: { serial: string; subject: Name; issuer: Name; validity: { readonly notBefore: Date; readonly notAfter: Date } },
+  extensions: readonly Extension[],
+): CertificateSpec {
+  return {
+    serial: o.serial ?? serialFor(defaults.serial),
+    subject: o.subject ?? defaults.subject,
+    issuer: o.issuer ?? defaults.issuer,
+    notBefore: o.notBefore ?? defaults.validity.notBefore,
+    notAfter: o.notAfter ?? defaults.validity.notAfter,
+    publicKey: o.key,
+    issuerKey: o.issuerKey,
+    signatureAlgorithm: 'ecdsa-with-SHA256',
+    extensions,
+  };
+}
+
 /**
  * "Apple Root CA - G3" names on our own P-384 key. Apple's root has only SKI,
  * basicConstraints and keyUsage, and is self-signed with ecdsa-with-SHA384.
@@ -492,39 +511,28 @@ export function appleRootSpec(o: RoleOptions): CertificateSpec {
  * P-384 root with ecdsa-with-SHA256 (not SHA-384), so that is the default here.
  */
 export function appleIntermediateSpec(o: IssuedRoleOptions): CertificateSpec {
-  return {
-    serial: o.serial ?? serialFor('intermediate'),
-    subject: o.subject ?? NAMES.intermediate,
-    issuer: o.issuer ?? NAMES.root,
-    notBefore: o.notBefore ?? VALIDITY.intermediate.notBefore,
-    notAfter: o.notAfter ?? VALIDITY.intermediate.notAfter,
-    publicKey: o.key,
-    issuerKey: o.issuerKey,
-    signatureAlgorithm: 'ecdsa-with-SHA256',
-    extensions: [
-      ext.authorityInfoAccess('http://ocsp.test.invalid/ocsp04-applerootcag3'),
-      ext.subjectKeyIdentifier(keyIdentifier(o.key)),
-      ext.basicConstraints(true),
-      ext.authorityKeyIdentifier(keyIdentifier(o.issuerKey)),
-      ext.crlDistributionPoints('http://crl.test.invalid/applerootcag3.crl'),
-      ext.keyUsage(['keyCertSign', 'cRLSign']),
-      ext.marker(OID.appleIntermediateMarker),
-    ],
-  };
+  return issuedSpec(o, { serial: 'intermediate', subject: NAMES.intermediate, issuer: NAMES.root, validity: VALIDITY.intermediate }, [
+    ext.authorityInfoAccess('http://ocsp.test.invalid/ocsp04-applerootcag3'),
+    ext.subjectKeyIdentifier(keyIdentifier(o.key)),
+    ext.basicConstraints(true),
+    ext.authorityKeyIdentifier(keyIdentifier(o.issuerKey)),
+    ext.crlDistributionPoints('http://crl.test.invalid/applerootcag3.crl'),
+    ext.keyUsage(['keyCertSign', 'cRLSign']),
+    ext.marker(OID.appleIntermediateMarker),
+  ]);
 }
 
 /** The payment-signing leaf: ecc-smp-broker-sign_UC4-PROD (P-256) or rsa-smp-broker-sign_UC4-PROD (RSA-2048). */
 export function appleLeafSpec(o: IssuedRoleOptions & { kind: 'EC' | 'RSA' }): CertificateSpec {
-  return {
-    serial: o.serial ?? serialFor(`leaf-${o.kind}`),
-    subject: o.subject ?? (o.kind === 'EC' ? NAMES.leafEc : NAMES.leafRsa),
-    issuer: o.issuer ?? NAMES.intermediate,
-    notBefore: o.notBefore ?? VALIDITY.leaf.notBefore,
-    notAfter: o.notAfter ?? VALIDITY.leaf.notAfter,
-    publicKey: o.key,
-    issuerKey: o.issuerKey,
-    signatureAlgorithm: 'ecdsa-with-SHA256',
-    extensions: [
+  return issuedSpec(
+    o,
+    {
+      serial: `leaf-${o.kind}`,
+      subject: o.kind === 'EC' ? NAMES.leafEc : NAMES.leafRsa,
+      issuer: NAMES.intermediate,
+      validity: VALIDITY.leaf,
+    },
+    [
       ext.basicConstraints(false),
       ext.authorityKeyIdentifier(keyIdentifier(o.issuerKey)),
       ext.authorityInfoAccess('http://ocsp.test.invalid/ocsp04-appleaica302'),
@@ -534,43 +542,32 @@ export function appleLeafSpec(o: IssuedRoleOptions & { kind: 'EC' | 'RSA' }): Ce
       ext.keyUsage(['digitalSignature']),
       ext.marker(OID.appleLeafMarker),
     ],
-  };
+  );
 }
 
 /** The CA that issues merchant certificates (Apple's WWDR CA - G2 is signed by Root CA - G3). */
 export function wwdrSpec(o: IssuedRoleOptions): CertificateSpec {
-  return {
-    serial: o.serial ?? serialFor('wwdr'),
-    subject: o.subject ?? NAMES.wwdr,
-    issuer: o.issuer ?? NAMES.root,
-    notBefore: o.notBefore ?? VALIDITY.wwdr.notBefore,
-    notAfter: o.notAfter ?? VALIDITY.wwdr.notAfter,
-    publicKey: o.key,
-    issuerKey: o.issuerKey,
-    signatureAlgorithm: 'ecdsa-with-SHA256',
-    extensions: [
-      ext.authorityInfoAccess('http://ocsp.test.invalid/ocsp03-applerootcag3'),
-      ext.subjectKeyIdentifier(keyIdentifier(o.key)),
-      ext.basicConstraints(true, 0),
-      ext.authorityKeyIdentifier(keyIdentifier(o.issuerKey)),
-      ext.crlDistributionPoints('http://crl.test.invalid/applerootcag3.crl'),
-      ext.keyUsage(['keyCertSign', 'cRLSign']),
-    ],
-  };
+  return issuedSpec(o, { serial: 'wwdr', subject: NAMES.wwdr, issuer: NAMES.root, validity: VALIDITY.wwdr }, [
+    ext.authorityInfoAccess('http://ocsp.test.invalid/ocsp03-applerootcag3'),
+    ext.subjectKeyIdentifier(keyIdentifier(o.key)),
+    ext.basicConstraints(true, 0),
+    ext.authorityKeyIdentifier(keyIdentifier(o.issuerKey)),
+    ext.crlDistributionPoints('http://crl.test.invalid/applerootcag3.crl'),
+    ext.keyUsage(['keyCertSign', 'cRLSign']),
+  ]);
 }
 
 /** A merchant's Apple Pay Payment Processing certificate: subject UID = identifier, .6.32 = hex(SHA-256(identifier)). */
 export function merchantSpec(o: IssuedRoleOptions & { identifier: string; teamId?: string; organization?: string }): CertificateSpec {
-  return {
-    serial: o.serial ?? serialFor(`merchant ${o.identifier} ${keyIdentifier(o.key).toString('hex')}`),
-    subject: o.subject ?? NAMES.merchant(o.identifier, o.teamId, o.organization),
-    issuer: o.issuer ?? NAMES.wwdr,
-    notBefore: o.notBefore ?? VALIDITY.merchant.notBefore,
-    notAfter: o.notAfter ?? VALIDITY.merchant.notAfter,
-    publicKey: o.key,
-    issuerKey: o.issuerKey,
-    signatureAlgorithm: 'ecdsa-with-SHA256',
-    extensions: [
+  return issuedSpec(
+    o,
+    {
+      serial: `merchant ${o.identifier} ${keyIdentifier(o.key).toString('hex')}`,
+      subject: NAMES.merchant(o.identifier, o.teamId, o.organization),
+      issuer: NAMES.wwdr,
+      validity: VALIDITY.merchant,
+    },
+    [
       ext.basicConstraints(false),
       ext.authorityKeyIdentifier(keyIdentifier(o.issuerKey)),
       ext.authorityInfoAccess('http://ocsp.test.invalid/ocsp04-applewwdrca201'),
@@ -580,5 +577,5 @@ export function merchantSpec(o: IssuedRoleOptions & { identifier: string; teamId
       ext.keyUsage(['keyEncipherment', 'keyAgreement']),
       ext.merchantId(o.identifier),
     ],
-  };
+  );
 }
