@@ -6,7 +6,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, chownSync, constants, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { exited, freePort } from './redis-server.js';
+import { exited, launchOnFreePort } from './redis-server.js';
 
 export function findPostgresBin(): string {
   const explicit = process.env.PG_BIN_DIR;
@@ -139,19 +139,9 @@ export async function startPostgres(): Promise<TestPostgres> {
     stdio: ['ignore', 'pipe', 'pipe'],
     ...as,
   });
-  let child: ChildProcess | null = null;
-  let port = 0;
-  for (let attempt = 1; child === null; attempt++) {
-    port = await freePort();
-    try {
-      child = await launch(bin, dir, port, as);
-    } catch (err) {
-      if (attempt >= 3) {
-        rmSync(dir, { recursive: true, force: true });
-        throw err;
-      }
-    }
-  }
+  const launched = await launchOnFreePort(3, dir, (p) => launch(bin, dir, p, as));
+  let child: ChildProcess | null = launched.child;
+  const port = launched.port;
   const reap = (): void => {
     signalGroup(child, 'SIGCONT');
     signalGroup(child, 'SIGKILL');

@@ -39,6 +39,28 @@ export function freePort(): Promise<number> {
   });
 }
 
+/**
+ * Starts a server on a free port. A free port can be taken between probing and binding; a few tries make
+ * that race harmless. On the last failure the server's directory is removed.
+ */
+export async function launchOnFreePort(
+  tries: number,
+  dir: string,
+  start: (port: number) => Promise<ChildProcess>,
+): Promise<{ child: ChildProcess; port: number }> {
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort();
+    try {
+      return { child: await start(port), port };
+    } catch (err) {
+      if (attempt >= tries) {
+        rmSync(dir, { recursive: true, force: true });
+        throw err;
+      }
+    }
+  }
+}
+
 export interface RedisServerOptions {
   /** appendonly yes + appendfsync always: a restart keeps every acknowledged write. */
   aof?: boolean;
@@ -118,20 +140,9 @@ function launch(bin: string, port: number, dir: string, options: RedisServerOpti
 export async function startRedis(options: RedisServerOptions = {}): Promise<TestRedis> {
   const bin = findRedisServer();
   const dir = mkdtempSync(join(tmpdir(), 'applepay-verify-redis-'));
-  let child: ChildProcess | null = null;
-  let port = 0;
-  // A free port can be taken between probing and binding; a few tries make that race harmless.
-  for (let attempt = 1; child === null; attempt++) {
-    port = await freePort();
-    try {
-      child = await launch(bin, port, dir, options);
-    } catch (err) {
-      if (attempt >= 5) {
-        rmSync(dir, { recursive: true, force: true });
-        throw err;
-      }
-    }
-  }
+  const launched = await launchOnFreePort(5, dir, (p) => launch(bin, p, dir, options));
+  let child: ChildProcess | null = launched.child;
+  const port = launched.port;
   // If the test process dies without running its hooks, the server must not outlive it.
   const reap = (): void => {
     child?.kill('SIGCONT');
