@@ -29,6 +29,18 @@ export function parseNow(text: string | undefined): Date | undefined {
   return date;
 }
 
+/** The flags that configure a verifier, in verify and diagnose alike (parseArgs option definitions). */
+export const VERIFIER_FLAGS = {
+  cert: { type: 'string', multiple: true },
+  key: { type: 'string', multiple: true },
+  passphrase: { type: 'string' },
+  'passphrase-env': { type: 'string' },
+  'merchant-id': { type: 'string' },
+  root: { type: 'string' },
+  now: { type: 'string' },
+  'max-age': { type: 'string' },
+} as const;
+
 export interface KeyFlags {
   cert?: string[] | undefined;
   key?: string[] | undefined;

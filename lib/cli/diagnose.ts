@@ -11,6 +11,7 @@ import {
   parseNow,
   readFileOrUsage,
   failureExit,
+  VERIFIER_FLAGS,
   wipe,
   type MerchantFiles,
 } from './common.js';
@@ -26,14 +27,7 @@ export const DIAGNOSE_USAGE = `applepay-verify diagnose [--cert FILE --key FILE 
 `;
 
 const OPTIONS = {
-  cert: { type: 'string', multiple: true },
-  key: { type: 'string', multiple: true },
-  passphrase: { type: 'string' },
-  'passphrase-env': { type: 'string' },
-  'merchant-id': { type: 'string' },
-  root: { type: 'string' },
-  now: { type: 'string' },
-  'max-age': { type: 'string' },
+  ...VERIFIER_FLAGS,
   'production-only': { type: 'boolean' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },

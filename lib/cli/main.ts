@@ -18,7 +18,7 @@ import {
 } from '../index.js';
 import { DEFAULT_VECTORS_DIR, findVectors, runVector, type VectorReport } from '../vectors/index.js';
 import { mintCommand } from './mint.js';
-import { UsageError, merchantFiles, parseNow, readFileOrUsage } from './common.js';
+import { UsageError, VERIFIER_FLAGS, merchantFiles, parseNow, readFileOrUsage } from './common.js';
 
 export const EXIT_VERIFIED = 0;
 export const EXIT_REJECTED = 1;
@@ -86,14 +86,7 @@ const SECONDS = /^\d+(?:\.\d+)?$/;
 const MAX_INPUT_BYTES = 1024 * 1024 + 1;
 
 const OPTIONS = {
-  cert: { type: 'string', multiple: true },
-  key: { type: 'string', multiple: true },
-  passphrase: { type: 'string' },
-  'passphrase-env': { type: 'string' },
-  'merchant-id': { type: 'string' },
-  root: { type: 'string' },
-  now: { type: 'string' },
-  'max-age': { type: 'string' },
+  ...VERIFIER_FLAGS,
   json: { type: 'boolean' },
   reveal: { type: 'boolean' },
   verbose: { type: 'boolean' },
