@@ -1,6 +1,7 @@
 // What the `keys` and `diagnose` commands share with the verify command: the meaning of --cert, --key,
 // --passphrase(-env), --merchant-id, --root, --now and --json, and how a usage error is reported.
 import { readFileSync } from 'node:fs';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { MerchantOptions } from '../steps/merchant-key.js';
 import type { Io } from './main.js';
 
@@ -11,6 +12,18 @@ export const EXIT_USAGE = 2;
 export class UsageError extends Error {}
 
 const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})$/;
+
+/** Parses a command line strictly; a bad flag is a usage error. */
+export function parseCommandLine<T extends NonNullable<ParseArgsConfig['options']>>(
+  argv: readonly string[],
+  options: T,
+): ReturnType<typeof parseArgs<{ options: T; allowPositionals: true; strict: true }>> {
+  try {
+    return parseArgs({ args: [...argv], options, allowPositionals: true, strict: true });
+  } catch (err) {
+    throw new UsageError(err instanceof Error ? err.message : String(err));
+  }
+}
 
 export function readFileOrUsage(path: string, what: string): Buffer {
   try {

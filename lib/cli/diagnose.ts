@@ -1,7 +1,6 @@
 // `applepay-verify diagnose [--cert C --key K ...] [--root R] [--now T] TOKEN`: explains one token.
 // Exit status: 0 the token is fine (verified, or genuine when no key was given); 1 it fails, and the
 // output names why; 2 usage error.
-import { parseArgs } from 'node:util';
 import type { Io } from './main.js';
 import {
   EXIT_FAILED,
@@ -11,6 +10,7 @@ import {
   parseNow,
   readFileOrUsage,
   failureExit,
+  parseCommandLine,
   VERIFIER_FLAGS,
   wipe,
   type MerchantFiles,
@@ -119,13 +119,7 @@ export async function diagnoseMain(argv: readonly string[], io: Io): Promise<num
   const json = argv.includes('--json');
   let files: MerchantFiles[] = [];
   try {
-    let parsed;
-    try {
-      parsed = parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: true, strict: true });
-    } catch (err) {
-      throw new UsageError(err instanceof Error ? err.message : String(err));
-    }
-    const { values, positionals } = parsed;
+    const { values, positionals } = parseCommandLine(argv, OPTIONS);
     if (values.help === true) {
       io.stdout(DIAGNOSE_USAGE);
       return EXIT_OK;

@@ -5,7 +5,7 @@ import { mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Io } from './main.js';
-import { EXIT_FAILED, EXIT_OK, UsageError, failureExit, parseNow, readFileOrUsage, readPassphrase } from './common.js';
+import { EXIT_FAILED, EXIT_OK, UsageError, failureExit, parseCommandLine, parseNow, readFileOrUsage, readPassphrase } from './common.js';
 import { isNativeError, native } from '../native/binding.js';
 import {
   buildPkcs12,
@@ -365,13 +365,7 @@ function checkCommand(values: Values, io: Io): number {
 export async function keysMain(argv: readonly string[], io: Io): Promise<number> {
   const json = argv.includes('--json');
   try {
-    let parsed;
-    try {
-      parsed = parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: true, strict: true });
-    } catch (err) {
-      throw new UsageError(err instanceof Error ? err.message : String(err));
-    }
-    const { values, positionals } = parsed;
+    const { values, positionals } = parseCommandLine(argv, OPTIONS);
     if (values.help === true || positionals.length === 0) {
       if (positionals.length === 0 && values.help !== true) throw new UsageError('keys needs a subcommand: new, import or check');
       io.stdout(KEYS_USAGE);

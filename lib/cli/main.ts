@@ -18,7 +18,7 @@ import {
 } from '../index.js';
 import { DEFAULT_VECTORS_DIR, findVectors, runVector, type VectorReport } from '../vectors/index.js';
 import { mintCommand } from './mint.js';
-import { UsageError, VERIFIER_FLAGS, merchantFiles, parseNow, readFileOrUsage } from './common.js';
+import { UsageError, VERIFIER_FLAGS, merchantFiles, parseCommandLine, parseNow, readFileOrUsage } from './common.js';
 
 export const EXIT_VERIFIED = 0;
 export const EXIT_REJECTED = 1;
@@ -399,14 +399,6 @@ function packageVersion(): string {
   return String(pkg.version);
 }
 
-function parseCommandLine(argv: readonly string[]): { values: Values; positionals: string[] } {
-  try {
-    return parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: true, strict: true });
-  } catch (err) {
-    throw new UsageError(err instanceof Error ? err.message : String(err));
-  }
-}
-
 /** Runs the command; resolves to the exit status. Never throws for bad input. */
 export async function main(argv: readonly string[], io: Io = processIo()): Promise<number> {
   // Known before parsing, so that even a bad flag is answered in the format the caller asked for.
@@ -415,7 +407,7 @@ export async function main(argv: readonly string[], io: Io = processIo()): Promi
     if (argv[0] === 'mint') return await mintCommand(argv.slice(1), io);
     if (argv[0] === 'keys') return await (await import('./keys.js')).keysMain(argv.slice(1), io);
     if (argv[0] === 'diagnose') return await (await import('./diagnose.js')).diagnoseMain(argv.slice(1), io);
-    const { values, positionals } = parseCommandLine(argv);
+    const { values, positionals } = parseCommandLine(argv, OPTIONS);
     if (values.help === true) {
       io.stdout(USAGE);
       return EXIT_VERIFIED;
