@@ -9,7 +9,7 @@
 import type { Chain, ChainValidator } from '../steps/chain.js';
 import { parseSignedData, type SignerInfo } from '../steps/signed-data.js';
 import { callToken, mapNativeError, settle } from '../steps/decrypt.js';
-import { chainEnvironment, leafEnvironment, type Environment } from '../verifier/environment.js';
+import type { Environment } from '../verifier/environment.js';
 import { ApplePayError } from '../errors.js';
 import type { Merchant } from '../steps/merchant-key.js';
 import type { StepTimer } from '../verifier/diagnostics.js';
@@ -78,7 +78,7 @@ function plan(state: VerifierState, input: unknown, now: Date, timer: StepTimer 
   timer?.step('chain');
   if (timer !== null) {
     timer.publicKeyHash = token.publicKeyHash.toString('base64');
-    timer.environment = chainEnvironment(chain);
+    timer.environment = chain.environment;
   }
   checkSigner(signer, chain, signedContent(token));
   const next = chooseMerchant(state, token, signer, chain, now);
@@ -92,7 +92,7 @@ function plan(state: VerifierState, input: unknown, now: Date, timer: StepTimer 
 // to give once the signature verified.
 function chooseMerchant(state: VerifierState, token: ParsedToken, signer: SignerInfo, chain: Chain, now: Date): Merchant | ApplePayError {
   // By the leaf's name, under any root, so that a test PKI can exercise the refusal too.
-  if (state.refuseSandbox === true && leafEnvironment(chain.leaf) === 'sandbox') {
+  if (state.refuseSandbox === true && chain.leafEnvironment === 'sandbox') {
     return new ApplePayError(
       'SANDBOX_TOKEN_REFUSED',
       "the token was signed by Apple's sandbox leaf and this verifier accepts production tokens only",
@@ -157,7 +157,7 @@ function finish(state: VerifierState, p: Plan, plaintext: Buffer, timer: StepTim
     signingTime: signer.signingTime,
     merchantIdentifierHash: merchant.partyV.toString('hex'),
     publicKeyHash: token.publicKeyHash.toString('base64'),
-    environment: chainEnvironment(p.chain),
+    environment: p.chain.environment,
     payment,
   };
   if (token.applicationData !== undefined) result.applicationData = token.applicationData;

@@ -9,6 +9,7 @@ import { ApplePayError } from '../errors.js';
 import { CertificateError, KEY_USAGE, OID, isIssuedBy, isValidAt, parseCertificate, type ParsedCertificate } from '../x509/certificates.js';
 import { isNativeError, native, type SignerKeyHandle } from '../native/binding.js';
 import type { TokenVersion } from './token.js';
+import { chainEnvironment, leafEnvironment, type Environment } from '../verifier/environment.js';
 
 export interface Chain {
   readonly leaf: ParsedCertificate;
@@ -16,6 +17,10 @@ export interface Chain {
   readonly root: ParsedCertificate;
   /** The leaf's public key inside the addon, imported once per chain; null when the addon refuses its type. */
   readonly signerKey: SignerKeyHandle | null;
+  /** Decided once per certificate set, like the rest of the chain, not once per token. */
+  readonly environment: Environment;
+  /** What the leaf's name claims, whatever the root (the acceptSandbox check reads it). */
+  readonly leafEnvironment: 'production' | 'sandbox';
 }
 
 type Verdict = { ok: true; chain: Chain } | { ok: false; error: ApplePayError };
@@ -173,7 +178,14 @@ export class ChainValidator {
     if (!isIssuedBy(leaf, intermediate)) {
       throw new ApplePayError('CHAIN_UNTRUSTED', 'the leaf certificate is not issued by the intermediate', { certificate: 'leaf' });
     }
-    return { leaf, intermediate, root, signerKey: importSignerKey(leaf) };
+    return {
+      leaf,
+      intermediate,
+      root,
+      signerKey: importSignerKey(leaf),
+      environment: chainEnvironment({ leaf, root }),
+      leafEnvironment: leafEnvironment(leaf),
+    };
   }
 }
 
