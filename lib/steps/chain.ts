@@ -33,6 +33,9 @@ export class ChainValidator {
   // Intermediates already verified against the root, by DER: the P-384 check is the costliest step
   // of a first token, and Apple has one intermediate per decade.
   private readonly trustedIntermediates = new Map<string, ParsedCertificate>();
+  // The addon's handle for an intermediate's key, once the root has vouched for it (null: the addon
+  // refuses its type). Weak: it lives as long as the parsed intermediate does.
+  private readonly issuerKeys = new WeakMap<ParsedCertificate, SignerKeyHandle | null>();
 
   constructor(
     readonly root: ParsedCertificate,
@@ -68,6 +71,26 @@ export class ChainValidator {
     }
     this.rememberIntermediate(cert);
     return true;
+  }
+
+  // The leaf's signature, the one public-key operation every never-seen certificate set needs: through
+  // the addon with the intermediate's key imported once (about half of node:crypto's cost per check),
+  // for the one algorithm Apple's intermediates sign leaves with; node:crypto for anything else.
+  private leafIssuedBy(leaf: ParsedCertificate, intermediate: ParsedCertificate): boolean {
+    if (
+      leaf.signatureAlgorithm !== OID.ecdsaWithSha256 ||
+      intermediate.keyType !== 'ec-p256' ||
+      !leaf.issuer.equals(intermediate.subject)
+    ) {
+      return isIssuedBy(leaf, intermediate);
+    }
+    let handle = this.issuerKeys.get(intermediate);
+    if (handle === undefined) {
+      handle = importSignerKey(intermediate);
+      this.issuerKeys.set(intermediate, handle);
+    }
+    if (handle === null) return isIssuedBy(leaf, intermediate);
+    return native.verifySignature(handle, leaf.tbs, leaf.signatureValue);
   }
 
   private rememberIntermediate(cert: ParsedCertificate): void {
@@ -175,7 +198,7 @@ export class ChainValidator {
       }
       this.rememberIntermediate(intermediate);
     }
-    if (!isIssuedBy(leaf, intermediate)) {
+    if (!this.leafIssuedBy(leaf, intermediate)) {
       throw new ApplePayError('CHAIN_UNTRUSTED', 'the leaf certificate is not issued by the intermediate', { certificate: 'leaf' });
     }
     return {
@@ -252,17 +275,17 @@ function sameCertificates(a: readonly Buffer[], b: readonly Buffer[]): boolean {
   return true;
 }
 
-function importSignerKey(leaf: ParsedCertificate): SignerKeyHandle | null {
+function importSignerKey(cert: ParsedCertificate): SignerKeyHandle | null {
   let handle: SignerKeyHandle;
   try {
-    handle = native.importPublicKey(leaf.spki);
+    handle = native.importPublicKey(cert.spki);
   } catch (err) {
     if (isNativeError(err) && (err.code === 'ERR_KEY_UNSUPPORTED' || err.code === 'ERR_KEY_DECODE')) return null;
     throw err;
   }
-  // The handle is cached with the chain: one that does not describe the leaf's key would fail every
-  // token with these certificates, so a fault here must throw (uncached) rather than be remembered.
-  const expected = leaf.keyType === 'rsa' ? 'rsa' : 'ec';
+  // The handle is cached with the chain: one that does not describe the certificate's key would fail every
+  // token with these certificates (or signed by this intermediate), so a fault here must throw (uncached) rather than be remembered.
+  const expected = cert.keyType === 'rsa' ? 'rsa' : 'ec';
   if (typeof handle !== 'object' || handle === null || handle.type !== expected) throw new Error('the addon returned no usable signer key');
   return handle;
 }
