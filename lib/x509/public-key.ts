@@ -80,22 +80,28 @@ export const RSA_MAX_BITS = 8192;
 /** Dotted text of an OID's content octets; DerError for a malformed encoding. */
 export function oidText(bytes: Uint8Array): string {
   if (bytes.length === 0) throw new DerError('empty OID');
-  const arcs: bigint[] = [];
-  let value = 0n;
+  // Arcs are kept as numbers while they fit in 46 bits (every OID this package meets), as BigInt
+  // beyond: a certificate has a dozen OIDs and BigInt steps cost far more than number ones.
+  const arcs: (number | bigint)[] = [];
+  let value: number | bigint = 0;
   let fresh = true;
   for (const byte of bytes) {
     if (fresh && byte === 0x80) throw new DerError('non-minimal OID arc');
-    value = (value << 7n) | BigInt(byte & 0x7f);
+    if (typeof value === 'number' && value < 2 ** 45) value = value * 128 + (byte & 0x7f);
+    else value = (BigInt(value) << 7n) | BigInt(byte & 0x7f);
     fresh = (byte & 0x80) === 0;
     if (fresh) {
       arcs.push(value);
-      value = 0n;
+      value = 0;
     }
   }
   if (!fresh) throw new DerError('truncated OID');
   const first = arcs[0]!;
-  const head = first < 40n ? [0n, first] : first < 80n ? [1n, first - 40n] : [2n, first - 80n];
-  return [...head, ...arcs.slice(1)].join('.');
+  let text: string;
+  if (typeof first === 'number') text = first < 40 ? `0.${first}` : first < 80 ? `1.${first - 40}` : `2.${first - 80}`;
+  else text = `2.${first - 80n}`;
+  for (let i = 1; i < arcs.length; i++) text += `.${arcs[i]}`;
+  return text;
 }
 
 function mod(x: bigint, p: bigint): bigint {
@@ -104,9 +110,7 @@ function mod(x: bigint, p: bigint): bigint {
 }
 
 function unsigned(bytes: Uint8Array): bigint {
-  let v = 0n;
-  for (const b of bytes) v = (v << 8n) | BigInt(b);
-  return v;
+  return bytes.length === 0 ? 0n : BigInt(`0x${Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('hex')}`);
 }
 
 function checkEcPoint(curve: Curve, point: Uint8Array): void {
