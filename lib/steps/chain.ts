@@ -26,9 +26,18 @@ export interface Chain {
 type Verdict = { ok: true; chain: Chain } | { ok: false; error: ApplePayError };
 
 export const DEFAULT_CHAIN_CACHE_SIZE = 64;
+/** Lookups per cache entry between two halvings of the use counts. */
+const AGING_PERIOD = 16;
 
 export class ChainValidator {
-  private readonly cache = new Map<string, Verdict>();
+  // Recency order (a hit re-inserts); `uses` is how often each set was looked up, halved every
+  // AGING_PERIOD lookups per entry so that sets nobody sends any more lose their place.
+  private readonly cache = new Map<string, { verdict: Verdict; uses: number }>();
+  // Sets recently computed but not admitted, with their look-up counts (admission only; never a verdict).
+  private readonly candidates = new Map<string, number>();
+  private lookups = 0;
+  private hits = 0;
+  private misses = 0;
   private last: { readonly certificates: readonly Buffer[]; readonly verdict: Verdict } | null = null;
   // Intermediates already verified against the root, by DER: the P-384 check is the costliest step
   // of a first token, and Apple has one intermediate per decade.
@@ -102,6 +111,11 @@ export class ChainValidator {
     return this.cache.size;
   }
 
+  /** Lookups answered from the cache and lookups that computed a verdict, since construction. */
+  get cacheStats(): { hits: number; misses: number } {
+    return { hits: this.hits, misses: this.misses };
+  }
+
   /** Validates the certificate set of a token; throws the ApplePayError for the first check that fails. */
   validate(certificates: readonly Buffer[], version: TokenVersion, signingTime: Date): Chain {
     const chain = this.verdictFor(certificates);
@@ -120,19 +134,54 @@ export class ChainValidator {
     // Length-prefixed so that two different splits of the same bytes cannot share a key.
     let key = '';
     for (const der of certificates) key += `${der.length}:${der.toString('latin1')}`;
-    let verdict = this.cache.get(key);
-    if (verdict === undefined) {
-      verdict = this.computeVerdict(certificates);
-      this.cache.set(key, verdict);
-      if (this.cache.size > this.maxEntries) this.cache.delete(this.cache.keys().next().value!);
-    } else {
+    if (++this.lookups >= AGING_PERIOD * this.maxEntries) this.age();
+    let verdict: Verdict;
+    const entry = this.cache.get(key);
+    if (entry !== undefined) {
       // Least recently used goes first: re-insert on every hit.
       this.cache.delete(key);
-      this.cache.set(key, verdict);
+      this.cache.set(key, entry);
+      entry.uses++;
+      this.hits++;
+      verdict = entry.verdict;
+    } else {
+      verdict = this.computeVerdict(certificates);
+      this.misses++;
+      this.admit(key, verdict);
     }
     this.last = { certificates, verdict };
     if (!verdict.ok) throw verdict.error;
     return verdict.chain;
+  }
+
+  // More distinct sets than the cache holds, in rotation, would make plain LRU miss on every token.
+  // A full cache instead admits a set only when it has been looked up more often than the least
+  // recently used entry (counting the lookups that found it missing): sets in steady use stay, and
+  // a flood of never-repeated sets (a scan, or more leaves than the cache) passes through without
+  // evicting them. A new leaf that Apple starts sending is admitted on its second or third token.
+  private admit(key: string, verdict: Verdict): void {
+    const uses = (this.candidates.get(key) ?? 0) + 1;
+    if (this.cache.size >= this.maxEntries) {
+      const [victimKey, victim] = this.cache.entries().next().value!;
+      if (uses <= victim.uses) {
+        this.candidates.delete(key);
+        this.candidates.set(key, uses);
+        if (this.candidates.size > 2 * this.maxEntries) this.candidates.delete(this.candidates.keys().next().value!);
+        return;
+      }
+      this.cache.delete(victimKey);
+    }
+    this.candidates.delete(key);
+    this.cache.set(key, { verdict, uses });
+  }
+
+  private age(): void {
+    this.lookups = 0;
+    for (const entry of this.cache.values()) entry.uses >>= 1;
+    for (const [key, uses] of this.candidates) {
+      if (uses <= 1) this.candidates.delete(key);
+      else this.candidates.set(key, uses >> 1);
+    }
   }
 
   private computeVerdict(certificates: readonly Buffer[]): Verdict {

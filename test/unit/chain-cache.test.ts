@@ -57,3 +57,54 @@ describe('chain cache', () => {
     expect(chains.cacheSize).toBe(8);
   });
 });
+
+describe('chain cache admission', () => {
+  const p = pki();
+  const root = parseCertificate(certificateDer(p.root.certPem)!);
+  const at = new Date('2025-01-01T00:00:00Z');
+  const leaves = Array.from({ length: 30 }, (_, i) =>
+    issueCertificate(appleLeafSpec({ kind: 'EC', key: p.leafEc.key, issuerKey: p.intermediate.key, serial: BigInt(2000 + i) })),
+  );
+  const judge = (chains: ChainValidator, leaf: Buffer): void => {
+    const chain = chains.validate([leaf, p.intermediate.certDer], 'EC_v1', at);
+    expect(chain.leaf.der.equals(leaf)).toBe(true);
+  };
+
+  test('more sets than the cache holds, in rotation: part of them stays cached instead of none (plain LRU)', () => {
+    const chains = new ChainValidator(root, 8);
+    for (let round = 0; round < 6; round++) for (const leaf of leaves.slice(0, 20)) judge(chains, leaf);
+    const { hits, misses } = chains.cacheStats;
+    expect(hits + misses).toBe(120);
+    // 8 of 20 sets cached from the second round on: 40 of the 100 later lookups hit.
+    expect(hits).toBeGreaterThanOrEqual(30);
+    expect(chains.cacheSize).toBe(8);
+  });
+
+  test('a flood of sets seen once does not evict the sets in steady use', () => {
+    const chains = new ChainValidator(root, 8);
+    const steady = leaves.slice(0, 4);
+    for (let i = 0; i < 3; i++) for (const leaf of steady) judge(chains, leaf);
+    const flood = leaves.slice(4);
+    // Six one-off sets between two rounds of the steady ones: more than the four free places.
+    for (let i = 0; i + 6 <= flood.length; i += 6) {
+      for (const leaf of flood.slice(i, i + 6)) judge(chains, leaf);
+      for (const s of steady) judge(chains, s);
+    }
+    // Every steady lookup after the first round was a hit; every flooded set was a miss.
+    expect(chains.cacheStats).toEqual({ hits: 8 + 4 * 4, misses: 4 + 24 });
+  });
+
+  test('a set that keeps coming is admitted into a full cache, and stale sets give way over time', () => {
+    const chains = new ChainValidator(root, 4);
+    const old = leaves.slice(0, 4);
+    for (let i = 0; i < 200; i++) for (const leaf of old) judge(chains, leaf);
+    const fresh = leaves.slice(10, 14);
+    // Only the fresh sets from now on: halving the old sets' counts lets them in.
+    for (let i = 0; i < 100; i++) for (const leaf of fresh) judge(chains, leaf);
+    const before = chains.cacheStats;
+    for (const leaf of fresh) judge(chains, leaf);
+    const after = chains.cacheStats;
+    expect(after.hits - before.hits).toBe(4);
+    expect(after.misses).toBe(before.misses);
+  });
+});
