@@ -13,6 +13,7 @@ import type { Environment } from '../verifier/environment.js';
 import { ApplePayError } from '../errors.js';
 import type { Merchant } from '../steps/merchant-key.js';
 import type { StepTimer } from '../verifier/diagnostics.js';
+import type { PoolGate } from './pool-gate.js';
 import { parsePayment, type Payment } from '../steps/payment.js';
 import type { ReplayGuard } from '../replay/guard.js';
 import type { ReplayClaims } from '../replay/claims.js';
@@ -33,6 +34,8 @@ export interface VerifierState extends FreshnessPolicy {
   readonly replayClaims: ReplayClaims | null;
   /** The shortest time a claim is kept, in ms (replayRetention). */
   readonly replayRetention: number;
+  /** Bounds this verifier's token operations on the thread pool (maxPoolJobs). */
+  readonly poolGate: PoolGate;
 }
 
 export interface Result {
@@ -127,10 +130,10 @@ function runSync(p: Plan, timer: StepTimer | null): Buffer {
   return settle(out, p.refusal);
 }
 
-async function runAsync(p: Plan, timer: StepTimer | null): Promise<Buffer> {
+async function runAsync(p: Plan, timer: StepTimer | null, gate: PoolGate): Promise<Buffer> {
   let out: unknown;
   try {
-    out = await callToken(p, true, timer?.phases ?? null);
+    out = await gate.run(() => callToken(p, true, timer?.phases ?? null) as Promise<unknown>);
   } catch (err) {
     throw mapNativeError(err);
   }
@@ -176,7 +179,7 @@ export function verifyTokenSync(state: VerifierState, input: unknown, now: Date,
 
 export async function verifyToken(state: VerifierState, input: unknown, now: Date, timer: StepTimer | null): Promise<Result> {
   const p = plan(state, input, now, timer);
-  const result = finish(state, p, await runAsync(p, timer), timer, now);
+  const result = finish(state, p, await runAsync(p, timer, state.poolGate), timer, now);
   if (state.replayClaims !== null) {
     // Last, so that a forged or broken token can never use up a genuine transactionId. The claim's
     // lifetime is a duration from the same instant the freshness was judged by (`now`), so an injected

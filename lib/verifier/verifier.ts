@@ -1,4 +1,5 @@
 // The public API of applepay-verify.
+import { availableParallelism } from 'node:os';
 import { APPLE_AAI_CA_G3, APPLE_ROOT_CA_G3, APPLE_ROOT_CA_G3_FINGERPRINT } from '../x509/apple-roots.js';
 import { CertificateError, certificateDer, parseCertificate, type ParsedCertificate } from '../x509/certificates.js';
 import { ChainValidator, DEFAULT_CHAIN_CACHE_SIZE } from '../steps/chain.js';
@@ -10,6 +11,7 @@ import { startTimer, type StepTimer } from './diagnostics.js';
 import type { ReplayGuard } from '../replay/guard.js';
 import { ReplayClaims } from '../replay/claims.js';
 import { verifyToken, verifyTokenSync, type VerifierState, type Result } from '../pipeline/verify.js';
+import { PoolGate } from '../pipeline/pool-gate.js';
 import { describeMerchantKeys, type MerchantKeyInfo } from '../keys/merchant-keys.js';
 
 export interface VerifierOptions {
@@ -61,6 +63,12 @@ export interface VerifierOptions {
    * lastError() returns null.
    */
   trackLastError?: boolean;
+  /**
+   * How many of this verifier's token operations may run on libuv's thread pool at once (default:
+   * the machine's available parallelism). The rest wait in arrival order. More than the cores only
+   * delays the event loop: the operations are pure CPU.
+   */
+  maxPoolJobs?: number;
 }
 
 export interface VerifyOptions {
@@ -104,6 +112,7 @@ const KNOWN_OPTIONS = new Set([
   'chainCacheSize',
   'intermediates',
   'trackLastError',
+  'maxPoolJobs',
   'replayGuard',
   'acceptSandbox',
   'replayRetention',
@@ -261,7 +270,9 @@ class ApplePayVerifier implements Verifier {
     const trackLastError = options.trackLastError ?? false;
     if (typeof trackLastError !== 'boolean') throw configError('trackLastError must be a boolean', 'trackLastError');
     this.#trackLastError = trackLastError;
+    const maxPoolJobs = positiveInteger(options.maxPoolJobs, availableParallelism(), 1024, 'maxPoolJobs');
     this.#state = {
+      poolGate: new PoolGate(maxPoolJobs),
       refuseSandbox: options.acceptSandbox === false,
       lastUsed: new Map(),
       chains,
