@@ -118,6 +118,19 @@ function project(verifier: Verifier, now: Date): (t: Prepared) => void {
   };
 }
 
+// A refusal: every token must fail with `code`, anything else stops the bench.
+function refusing(verifier: Verifier, now: Date, code: string): (t: Prepared) => void {
+  return (t) => {
+    try {
+      verifier.verifyAndDecryptSync(t.text, { now });
+    } catch (err) {
+      if ((err as { code?: unknown }).code === code) return;
+      throw err;
+    }
+    throw new Error(`bench: a token expected to fail with ${code} verified`);
+  };
+}
+
 function peer(pki: TestPki): (t: Prepared) => void {
   // A CommonJS package: its named exports are reachable through the default import only.
   const context = new peerPackage.ApplePaymentTokenContext({
@@ -366,6 +379,12 @@ async function main(): Promise<void> {
     issueCertificate(appleLeafSpec({ kind: 'EC', key: pki.leafEc.key, issuerKey: pki.intermediate.key, serial: BigInt(5000 + i) })),
   );
   const chains = prepare(pki, 'EC_v1', CHAINS, signingTime, (i) => ({ certDer: leaves[i]!, key: pki.leafEc.key }));
+  // Leaves with the Apple markers and the intermediate's name, signed by another key: each a
+  // never-seen set that must be refused (CHAIN_UNTRUSTED) after its signature check.
+  const forgedLeaves = Array.from({ length: CHAINS }, (_, i) =>
+    issueCertificate(appleLeafSpec({ kind: 'EC', key: pki.leafEc.key, issuerKey: pki.wwdr.key, serial: BigInt(9000 + i) })),
+  );
+  const forged = prepare(pki, 'EC_v1', CHAINS, signingTime, (i) => ({ certDer: forgedLeaves[i]!, key: pki.leafEc.key }));
 
   const merchants = [
     { certificate: pki.merchants.ec.certPem, privateKey: readFileSync(pki.merchants.ec.keyPath) },
@@ -395,6 +414,7 @@ async function main(): Promise<void> {
     projectRsa: project(verifier, now),
     uncachedEc: project(chainVerifier, now),
     neverSeenEc: project(neverSeenVerifier, now),
+    forgedEc: refusing(neverSeenVerifier, now, 'CHAIN_UNTRUSTED'),
   };
   // Every contender must succeed on every token before anything is timed.
   for (const t of ec) {
@@ -414,6 +434,7 @@ async function main(): Promise<void> {
     contenders.uncachedEc(t);
     contenders.neverSeenEc(t);
   }
+  for (const t of forged) contenders.forgedEc(t);
 
   const s = {
     limitEc: series(),
@@ -429,6 +450,7 @@ async function main(): Promise<void> {
     projectRsa: series(),
     uncachedEc: series(),
     neverSeenEc: series(),
+    forgedEc: series(),
   };
   const loopDelays: number[] = [];
   const ceilings: number[] = [];
@@ -448,8 +470,13 @@ async function main(): Promise<void> {
       ['projectRsa', contenders.projectRsa, rsa],
       ['uncachedEc', contenders.uncachedEc, chains],
       ['neverSeenEc', contenders.neverSeenEc, chains],
+      ['forgedEc', contenders.forgedEc, forged],
     ] as const) {
-      const round = runSync(fn, tokens, name.startsWith('project') || name === 'uncachedEc' || name === 'neverSeenEc');
+      const round = runSync(
+        fn,
+        tokens,
+        name.startsWith('project') || name === 'uncachedEc' || name === 'neverSeenEc' || name === 'forgedEc',
+      );
       s[name].rounds.push(round.perSecond);
       if (round.latenciesUs.length) s[name].latencies.push(round.latenciesUs);
     }
@@ -483,6 +510,7 @@ async function main(): Promise<void> {
   const asyncOverheadUs = +median(overheads).toFixed(1);
   const rotatingVsCached = ratio(r.uncachedEc.usPerToken, r.projectEc.usPerToken);
   const neverSeenVsCached = ratio(r.neverSeenEc.usPerToken, r.projectEc.usPerToken);
+  const forgedVsCached = ratio(r.forgedEc.usPerToken, r.projectEc.usPerToken);
   process.stderr.write('measuring memory...\n');
   const mem = memory(contenders.projectEc, ec);
   const start = { cold: firstToken(signingTime, 'cold'), warm: firstToken(signingTime, 'warm') };
@@ -543,6 +571,12 @@ async function main(): Promise<void> {
       value: neverSeenVsCached,
       target: '<= 5',
       pass: pf(neverSeenVsCached <= 5),
+    },
+    {
+      figure: 'refusing a never-seen forged certificate set (CHAIN_UNTRUSTED) / cached verification, sync',
+      value: forgedVsCached,
+      target: '<= 5',
+      pass: pf(forgedVsCached <= 5),
     },
     {
       figure: `more chains than the cache holds (${CHAINS} in rotation, cache of 64) / cached, sync`,
@@ -614,6 +648,7 @@ async function main(): Promise<void> {
         [`applepay-verify EC_v1, async c=${CONCURRENCY}`, r.asyncEc, r.limitEc],
         [`applepay-verify EC_v1, sync, ${CHAINS} chains in rotation (cache of 64)`, r.uncachedEc, r.limitEc],
         ['applepay-verify EC_v1, sync, never-seen certificate set', r.neverSeenEc, r.limitEc],
+        ['applepay-verify EC_v1, sync, refusing a never-seen forged set', r.forgedEc, r.limitEc],
         ['@basis-theory/apple-pay-js EC_v1 (decrypt only)', r.peerEc, r.limitEc],
         ['OpenSSL limit RSA_v1 (addon: RSA-2048 verify + OAEP)', r.limitRsa, r.limitRsa],
         ['node:crypto floor RSA_v1 (verify + OAEP)', r.floorRsa, r.limitRsa],
