@@ -40,6 +40,8 @@ export const TAG = {
 } as const;
 
 const MAX_DEPTH = 24;
+// The smallest length that needs n length octets (2 ** (8 * (n - 1))), for n = 0..4.
+const MINIMAL_LONG_LENGTH = [0, 1, 0x100, 0x10000, 0x1000000];
 
 export function readTlv(buf: Uint8Array, pos: number, limit: number, depth = 0): Tlv {
   if (depth > MAX_DEPTH) throw new DerError('ASN.1 nested too deeply');
@@ -199,7 +201,7 @@ export class DerCursor {
       if (p + n > limit) throw new DerError('truncated ASN.1 length');
       length = 0;
       for (let i = 0; i < n; i++) length = length * 256 + buf[p++]!;
-      if (length < 0x80 || length < 2 ** (8 * (n - 1))) throw new DerError('non-minimal ASN.1 length');
+      if (length < 0x80 || length < MINIMAL_LONG_LENGTH[n]!) throw new DerError('non-minimal ASN.1 length');
     }
     const end = p + length;
     if (end > limit) throw new DerError('ASN.1 value runs past its container');

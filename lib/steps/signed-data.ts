@@ -257,7 +257,7 @@ function parseSignerInfo(r: DerCursor, version: 'EC_v1' | 'RSA_v1'): ParsedSigne
   // A copy, because its first byte is rewritten: the signature covers the attributes encoded as an
   // explicit SET OF, not as the [0] IMPLICIT field.
   const signedAttributes = Buffer.allocUnsafe(attrsEnd - attrsStart);
-  for (let k = attrsStart + 1, o = 1; k < attrsEnd; k++, o++) signedAttributes[o] = buf[k]!;
+  signedAttributes.set(buf.subarray(attrsStart, attrsEnd));
   signedAttributes[0] = TAG.SET;
   return new ParsedSignerInfo(
     buf,
