@@ -1,8 +1,8 @@
 // The run step's boundary with the addon (docs/token-format.md#signed-content, #signed-data,
-// #key-derivation, #key-unwrap and #decryption): the one
-// native token operation checks the signer's messageDigest against the signed content and the signer's
-// signature, and then restores the symmetric key and opens the ciphertext, in one call (one thread-pool job in the asynchronous form). Every native failure
-// that input can cause maps to one public code; the rest is INTERNAL.
+// #key-derivation, #key-unwrap and #decryption): the one native token operation checks the signer's
+// messageDigest against the signed content, then the signer's signature, and then restores the
+// symmetric key and opens the ciphertext, in one call (one thread-pool job in the asynchronous form).
+// Every native failure that input can cause maps to one public code; the rest is INTERNAL.
 import type { Chain } from './chain.js';
 import type { SignerInfo } from './signed-data.js';
 import { ApplePayError } from '../errors.js';
