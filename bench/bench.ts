@@ -40,6 +40,10 @@ interface Prepared {
   /** EC_v1: the ephemeral key's SubjectPublicKeyInfo, as the addon takes it. */
   ephemeralSpki: Buffer;
   data: Buffer;
+  /** The signer's messageDigest and the rest of the signed content, as the addon's token() takes them. */
+  messageDigest: Buffer;
+  transactionId: Buffer;
+  applicationData: Buffer | null;
 }
 
 function prepare(
@@ -65,6 +69,9 @@ function prepare(
       headerKey,
       ephemeralSpki: version === 'EC_v1' ? Buffer.from(header.ephemeralPublicKey!, 'base64') : Buffer.alloc(0),
       data: Buffer.from(paymentData.data, 'base64'),
+      messageDigest: signed.signer.messageDigest,
+      transactionId: Buffer.from(header.transactionId, 'hex'),
+      applicationData: header.applicationData === undefined ? null : Buffer.from(header.applicationData, 'hex'),
     });
   }
   return out;
@@ -105,10 +112,23 @@ function limitRsa(signer: SignerKeyHandle, merchant: MerchantKeyHandle): (t: Pre
   };
 }
 
-// The package's native token operation alone (signature + whole decryption), no JavaScript steps.
+// The package's native token operation alone (messageDigest, signature, whole decryption), no JavaScript steps.
 function nativeToken(signer: SignerKeyHandle, merchant: MerchantKeyHandle, partyV: Buffer | null): (t: Prepared) => void {
   return (t) => {
-    native.token(false, signer, t.signedAttributes, t.signature, merchant, partyV === null ? t.headerKey : t.ephemeralSpki, partyV, t.data);
+    const headerKey = partyV === null ? t.headerKey : t.ephemeralSpki;
+    native.token(
+      false,
+      signer,
+      t.signedAttributes,
+      t.signature,
+      merchant,
+      headerKey,
+      partyV,
+      t.data,
+      t.messageDigest,
+      t.transactionId,
+      t.applicationData,
+    );
   };
 }
 

@@ -4,10 +4,10 @@
 import { readFileSync } from 'node:fs';
 import { createVerifier } from '../dist/index.js';
 import { parseStrictJson } from '../dist/codec/json.js';
-import { parseToken, signedContent, DEFAULT_TOKEN_LIMITS } from '../dist/steps/token.js';
+import { parseToken, DEFAULT_TOKEN_LIMITS } from '../dist/steps/token.js';
 import { parseSignedData } from '../dist/steps/signed-data.js';
 import { ChainValidator } from '../dist/steps/chain.js';
-import { checkSigner } from '../dist/steps/signer.js';
+import { checkSignerIsLeaf } from '../dist/steps/signer.js';
 import { parsePayment } from '../dist/steps/payment.js';
 import { parseCertificate } from '../dist/x509/certificates.js';
 import { native } from '../dist/native/binding.js';
@@ -31,9 +31,24 @@ const partyV = pki.merchants.ec.identifierHash;
 const tokens = texts.map((t) => parseToken(t, DEFAULT_TOKEN_LIMITS));
 const signed = tokens.map((t) => parseSignedData(t.signature, t.version));
 const chainOf = signed.map((s, i) => chains.validate(s.certificates, tokens[i]!.version, s.signer.signingTime));
-const plaintexts = tokens.map((t, i) =>
-  native.token(false, chainOf[i]!.signerKey!, signed[i]!.signer.signedAttributes, signed[i]!.signer.signature, merchantKey, t.headerKey, partyV, t.data) as Buffer,
-);
+const nativeToken = (i: number): unknown => {
+  const t = tokens[i]!;
+  const { signer } = signed[i]!;
+  return native.token(
+    false,
+    chainOf[i]!.signerKey!,
+    signer.signedAttributes,
+    signer.signature,
+    merchantKey,
+    t.headerKey,
+    partyV,
+    t.data,
+    signer.messageDigest,
+    t.transactionIdBytes,
+    t.applicationDataBytes ?? null,
+  );
+};
+const plaintexts = tokens.map((_, i) => nativeToken(i) as Buffer);
 const payments = plaintexts.map((p) => Buffer.from(p));
 
 const steps: Record<string, (i: number) => unknown> = {
@@ -41,9 +56,10 @@ const steps: Record<string, (i: number) => unknown> = {
   'parseToken (JSON + base64/hex)': (i) => parseToken(texts[i]!, DEFAULT_TOKEN_LIMITS),
   'CMS (parseSignedData)': (i) => parseSignedData(tokens[i]!.signature, 'EC_v1'),
   'chain (cached)': (i) => chains.validate(signed[i]!.certificates, 'EC_v1', signed[i]!.signer.signingTime),
-  'signer (messageDigest)': (i) => checkSigner(signed[i]!.signer, chainOf[i]!, signedContent(tokens[i]!)),
-  'native token operation': (i) =>
-    native.token(false, chainOf[i]!.signerKey!, signed[i]!.signer.signedAttributes, signed[i]!.signer.signature, merchantKey, tokens[i]!.headerKey, partyV, tokens[i]!.data),
+  // The messageDigest is checked inside the native token operation; what is left in JavaScript is
+  // the signer's issuerAndSerialNumber against the leaf.
+  'signer (is the leaf)': (i) => checkSignerIsLeaf(signed[i]!.signer, chainOf[i]!),
+  'native token operation (digest, signature, decryption)': nativeToken,
   'payment (parsePayment)': (i) => parsePayment(payments[i]!),
   'whole sync verification': (i) => verifier.verifyAndDecryptSync(texts[i]!, { now }),
 };

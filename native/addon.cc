@@ -5,6 +5,7 @@
 #include <napi.h>
 
 #include <algorithm>
+#include <iterator>
 #include <memory>
 #include <new>
 #include <optional>
@@ -25,6 +26,8 @@ namespace {
 // Real tokens carry a few hundred bytes of `data`; 1 MiB leaves room for any payload Apple could
 // plausibly add while bounding what one call can make the addon allocate and copy.
 constexpr size_t kMaxInputSize = 1024 * 1024;
+// The signer's messageDigest attribute: a SHA-256 digest.
+constexpr size_t kMessageDigestSize = 32;
 // OpenSSL's PEM passphrase buffer is PEM_BUFSIZE (1024) bytes.
 constexpr size_t kMaxPassphraseSize = 1024;
 
@@ -43,6 +46,7 @@ const char* CodeOf(Error error) {
     case Error::kDecrypt: return "ERR_DECRYPT";
     case Error::kInternal: return "ERR_INTERNAL";
     case Error::kSignature: return "ERR_SIGNATURE";
+    case Error::kDigest: return "ERR_DIGEST";
   }
   return "ERR_INTERNAL";
 }
@@ -57,6 +61,7 @@ const char* MessageOf(Error error) {
     case Error::kDecrypt: return "Decryption failed";
     case Error::kInternal: return "Internal cryptographic failure";
     case Error::kSignature: return "The signature does not verify with the signer key";
+    case Error::kDigest: return "The signed message digest does not match the signed content";
   }
   return "Internal cryptographic failure";
 }
@@ -202,16 +207,20 @@ class SignerHandle : public Napi::ObjectWrap<SignerHandle> {
 // What one token() call read from its arguments: key references and borrowed bytes.
 struct TokenArgs {
   std::shared_ptr<const SignerKey> signer;
-  std::shared_ptr<const MerchantKey> key;  // null: a refusal is pending, verify the signature only
+  std::shared_ptr<const MerchantKey> key;  // null: a refusal is pending, no decryption
   Bytes message;
   Bytes signature;
+  Bytes message_digest;
   Bytes key_material;
-  Bytes party_v;
   Bytes data;
+  Bytes transaction_id;
+  Bytes application_data;
+  Bytes party_v;
   Napi::Float64Array phases;  // empty unless the caller asked for phase durations
 
   TokenInput Input() const {
-    return TokenInput{signer.get(), message, signature, key.get(), key_material, party_v, data};
+    return TokenInput{signer.get(), message,        signature,        message_digest, key_material,
+                      data,         transaction_id, application_data, key.get(),      party_v};
   }
 };
 
@@ -242,15 +251,18 @@ class TokenJob : public Napi::AsyncWorker {
         deferred_(Napi::Promise::Deferred::New(env)),
         signer_(args.signer),
         key_(args.key) {
-    const Bytes* parts[] = {&args.message, &args.signature, &args.key_material, &args.party_v,
-                            &args.data};
+    const Bytes* parts[] = {&args.message,          &args.signature, &args.message_digest,
+                            &args.key_material,     &args.data,      &args.transaction_id,
+                            &args.application_data, &args.party_v};
     size_t total = 0;
     for (const Bytes* part : parts) total += part->size;
     storage_.resize(total);
-    Bytes* copies[] = {&input_.message, &input_.signature, &input_.key_material, &input_.party_v,
-                       &input_.data};
+    Bytes* copies[] = {&input_.message,          &input_.signature, &input_.message_digest,
+                       &input_.key_material,     &input_.data,      &input_.transaction_id,
+                       &input_.application_data, &input_.party_v};
+    static_assert(std::size(parts) == std::size(copies));
     size_t offset = 0;
-    for (size_t i = 0; i < 5; i++) {
+    for (size_t i = 0; i < std::size(parts); i++) {
       if (parts[i]->size > 0)
         std::copy(parts[i]->data, parts[i]->data + parts[i]->size, storage_.data() + offset);
       *copies[i] = Bytes(storage_.data() + offset, parts[i]->size);
@@ -411,9 +423,12 @@ class Addon : public Napi::Addon<Addon> {
 
   static bool IsAbsent(const Napi::Value& value) { return value.IsNull() || value.IsUndefined(); }
 
-  // token(pool, signer, message, signature, key, keyMaterial, partyV, data, phases): read once.
-  // key null means a refusal is pending (keyMaterial, partyV and data must then be null too); an
-  // RSA key takes no partyV. phases, if given, is a Float64Array of at least 2 elements.
+  // token(pool, signer, message, signature, key, headerKey, partyV, data, messageDigest,
+  // transactionId, applicationData, phases): read once. headerKey, data and transactionId are
+  // always required (with applicationData, when not null, they are the content messageDigest
+  // covers, and messageDigest is exactly 32 bytes). key null means a refusal is pending: nothing is
+  // decrypted and partyV must be null too; an RSA key takes no partyV. phases, if given, is a
+  // Float64Array of at least 2 elements.
   static TokenArgs ReadTokenArgs(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     TokenArgs args;
@@ -421,27 +436,28 @@ class Addon : public Napi::Addon<Addon> {
     args.message = GetOptionalInput(info, 2, "message");
     args.signature = GetInput(info, 3, "signature");
     if (IsAbsent(info[4])) {
-      if (!IsAbsent(info[5])) ThrowArgument(env, "keyMaterial");
       if (!IsAbsent(info[6])) ThrowArgument(env, "partyV");
-      if (!IsAbsent(info[7])) ThrowArgument(env, "data");
     } else {
       args.key = GetKey(info, 4);
       if (args.key->type != args.signer->type()) ThrowArgument(env, "key");
-      args.key_material =
-          GetInput(info, 5, args.key->type == KeyType::kEc ? "ephemeralPublicKey" : "wrappedKey");
-      if (args.key->type == KeyType::kEc) {
-        args.party_v = GetInput(info, 6, "partyV");
-      } else if (!IsAbsent(info[6])) {
-        ThrowArgument(env, "partyV");
-      }
-      args.data = GetInput(info, 7, "data");
     }
-    if (!IsAbsent(info[8])) {
-      if (!info[8].IsTypedArray() ||
-          info[8].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array) {
+    args.key_material = GetInput(info, 5, "headerKey");
+    if (args.key && args.key->type == KeyType::kEc) {
+      args.party_v = GetInput(info, 6, "partyV");
+    } else if (!IsAbsent(info[6])) {
+      ThrowArgument(env, "partyV");
+    }
+    args.data = GetInput(info, 7, "data");
+    args.message_digest =
+        GetBytes(info, 8, "messageDigest", kMessageDigestSize, kMessageDigestSize);
+    args.transaction_id = GetInput(info, 9, "transactionId");
+    if (!IsAbsent(info[10])) args.application_data = GetInput(info, 10, "applicationData");
+    if (!IsAbsent(info[11])) {
+      if (!info[11].IsTypedArray() ||
+          info[11].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array) {
         ThrowArgument(env, "phases");
       }
-      Napi::Float64Array phases = info[8].As<Napi::Float64Array>();
+      Napi::Float64Array phases = info[11].As<Napi::Float64Array>();
       if (phases.ElementLength() < 2 || phases.ArrayBuffer().IsDetached()) {
         ThrowArgument(env, "phases");
       }

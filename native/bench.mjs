@@ -4,7 +4,7 @@
 // throughput of the asynchronous variants with many calls in flight on libuv's pool. The signature
 // calls run in interleaved rounds next to node:crypto doing the same work, so that a noisy machine
 // disturbs both sides alike; each line gives the best and the middle round's median.
-import { createPublicKey, verify as nodeVerify, X509Certificate } from 'node:crypto';
+import { createHash, createPublicKey, verify as nodeVerify, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 
@@ -61,7 +61,12 @@ function load(name) {
   const dir = new URL(`${name}/`, real);
   const token = JSON.parse(readFileSync(new URL('token.json', dir), 'utf8'));
   const meta = JSON.parse(readFileSync(new URL('meta.json', dir), 'utf8'));
-  return { token, meta, pem: readFileSync(new URL('merchant_key.pem', dir)), ...signerOf(token.signature) };
+  // token() checks the signer's messageDigest over the signed content: for these genuine tokens, the
+  // digest of their own header key, data and transactionId.
+  const headerKey = Buffer.from(token.header.ephemeralPublicKey ?? token.header.wrappedKey, 'base64');
+  const transactionId = Buffer.from(token.header.transactionId, 'hex');
+  const digest = createHash('sha256').update(headerKey).update(Buffer.from(token.data, 'base64')).update(transactionId).digest();
+  return { token, meta, pem: readFileSync(new URL('merchant_key.pem', dir)), digest, transactionId, ...signerOf(token.signature) };
 }
 
 function median(fn, n) {
@@ -117,8 +122,10 @@ const rsaSigner = native.importPublicKey(rsa.spki);
 const rsaKeyObject = createPublicKey({ key: rsa.spki, format: 'der', type: 'spki' });
 const z = native.ecdh(ecKey, eph);
 
-const ecToken = (pool) => native.token(pool, ecSigner, ec.message, ec.signature, ecKey, eph, partyV, ecData);
-const rsaToken = (pool) => native.token(pool, rsaSigner, rsa.message, rsa.signature, rsaKey, wrapped, null, rsaData);
+const ecToken = (pool) =>
+  native.token(pool, ecSigner, ec.message, ec.signature, ecKey, eph, partyV, ecData, ec.digest, ec.transactionId, null);
+const rsaToken = (pool) =>
+  native.token(pool, rsaSigner, rsa.message, rsa.signature, rsaKey, wrapped, null, rsaData, rsa.digest, rsa.transactionId, null);
 
 console.log(`node ${process.version}, OpenSSL ${process.versions.openssl}`);
 measure('token EC_v1 (sync)', () => ecToken(false));
@@ -147,4 +154,6 @@ compare('RSA_v1: RSA-2048 PKCS#1 v1.5 / SHA-256', [
 console.log('');
 await throughput('token EC_v1 (pool)', () => ecToken(true));
 await throughput('token RSA_v1 (pool)', () => rsaToken(true));
-await throughput('token, signature only (pool)', () => native.token(true, ecSigner, ec.message, ec.signature, null, null, null, null));
+await throughput('token, signature only (pool)', () =>
+  native.token(true, ecSigner, ec.message, ec.signature, null, eph, null, ecData, ec.digest, ec.transactionId, null),
+);

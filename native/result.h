@@ -18,6 +18,7 @@ enum class Error {
   kDecrypt,         // ERR_DECRYPT
   kInternal,        // ERR_INTERNAL
   kSignature,       // ERR_SIGNATURE (appended: the codes above keep their positions)
+  kDigest,          // ERR_DIGEST (appended)
 };
 
 // A value or an Error; deliberately minimal (no exceptions cross the core, no message text).

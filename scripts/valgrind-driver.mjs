@@ -54,7 +54,12 @@ for (const file of files) note(await verifyVector(loadVector(file)));
       const key = native.importPublicKey(spki);
       native.verifySignature(key, signer.signedAttributes, signer.signature);
       // The token operation with no merchant key: the signature-only job on the pool.
-      await native.token(true, key, signer.signedAttributes, signer.signature, null, null, null, null).catch(() => {});
+      const headerKey = Buffer.from(token.header.ephemeralPublicKey ?? token.header.wrappedKey, 'base64');
+      const data = Buffer.from(token.data, 'base64');
+      const transactionId = Buffer.from(token.header.transactionId, 'hex');
+      await native
+        .token(true, key, signer.signedAttributes, signer.signature, null, headerKey, null, data, signer.messageDigest, transactionId, null)
+        .catch(() => {});
     }
     for (const bad of [Buffer.from('not a key'), Buffer.alloc(91, 4)]) {
       try {

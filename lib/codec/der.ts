@@ -40,6 +40,8 @@ export const TAG = {
 } as const;
 
 const MAX_DEPTH = 24;
+// The smallest length that needs n length octets (2 ** (8 * (n - 1))), for n = 0..4.
+const MINIMAL_LONG_LENGTH = [0, 1, 0x100, 0x10000, 0x1000000];
 
 export function readTlv(buf: Uint8Array, pos: number, limit: number, depth = 0): Tlv {
   if (depth > MAX_DEPTH) throw new DerError('ASN.1 nested too deeply');
@@ -73,6 +75,182 @@ export function readTlv(buf: Uint8Array, pos: number, limit: number, depth = 0):
   const end = p + length;
   if (end > limit) throw new DerError('ASN.1 value runs past its container');
   return { tag, start: pos, contentStart: p, contentEnd: end, end, indefinite: false };
+}
+
+/**
+ * readTlv without an object per value, for hot paths (the token's signature): one cursor per parse
+ * holds the value read last. Same rules, same errors, in the same order as readTlv and children().
+ */
+export class DerCursor {
+  tag = 0;
+  start = 0;
+  contentStart = 0;
+  /** Excludes the end-of-contents octets of an indefinite-length value. */
+  contentEnd = 0;
+  end = 0;
+  indefinite = false;
+  // Indefinite-length values already walked in this parse (start, end, depth): a parent's walk has
+  // checked everything inside them, so reading one again as a child skips the walk. Bounded, so a
+  // hostile input with thousands of them costs what readTlv costs, never more.
+  private readonly walked: number[] = [];
+
+  constructor(readonly buf: Uint8Array) {}
+
+  /** Reads the value at pos into this cursor, as readTlv(buf, pos, limit, depth) would. */
+  read(pos: number, limit: number, depth: number): void {
+    const buf = this.buf;
+    if (depth > MAX_DEPTH) throw new DerError('ASN.1 nested too deeply');
+    if (pos + 2 > limit) throw new DerError('truncated ASN.1 header');
+    const tag = buf[pos]!;
+    if ((tag & 0x1f) === 0x1f) throw new DerError('multi-byte ASN.1 tags are not used here');
+    let p = pos + 1;
+    const first = buf[p++]!;
+    this.tag = tag;
+    this.start = pos;
+    if (first === 0x80) {
+      if ((tag & 0x20) === 0) throw new DerError('indefinite length on a primitive ASN.1 value');
+      const end = this.walkedEnd(pos, limit, depth);
+      this.contentStart = p;
+      this.indefinite = true;
+      if (end >= 0) {
+        this.contentEnd = end - 2;
+        this.end = end;
+      } else {
+        const e = this.walk(p, limit, depth);
+        this.contentEnd = e - 2;
+        this.end = e;
+      }
+      return;
+    }
+    p = this.definite(p, first, limit);
+    this.contentStart = p;
+    this.indefinite = false;
+  }
+
+  /**
+   * Checks every direct child of the value read last, as children() does before its caller looks at
+   * any of them, and returns how many there are. The cursor still holds that value afterwards.
+   */
+  count(): number {
+    const { tag, start, contentStart, contentEnd, end, indefinite } = this;
+    if ((tag & 0x20) === 0) throw new DerError('expected a constructed ASN.1 value');
+    let n = 0;
+    for (let p = contentStart; p < contentEnd; n++) {
+      this.read(p, contentEnd, 1);
+      p = this.end;
+    }
+    this.tag = tag;
+    this.start = start;
+    this.contentStart = contentStart;
+    this.contentEnd = contentEnd;
+    this.end = end;
+    this.indefinite = indefinite;
+    return n;
+  }
+
+  /** Reads the first child of the value read last (count() has checked it). */
+  first(): void {
+    this.read(this.contentStart, this.contentEnd, 1);
+  }
+
+  /** The tag of the value read last (a method, so that narrowing never outlives a read). */
+  currentTag(): number {
+    return this.tag;
+  }
+
+  /** True when the encoding of the value read last equals `expected` byte for byte. */
+  equals(expected: Uint8Array): boolean {
+    const start = this.start;
+    if (this.end - start !== expected.length) return false;
+    const buf = this.buf;
+    for (let i = 0; i < expected.length; i++) if (buf[start + i] !== expected[i]) return false;
+    return true;
+  }
+
+  /** The value read last must carry `tag` (expectTag's errors; `present` false is a missing value). */
+  expect(present: boolean, tag: number, what: string): void {
+    if (!present) throw new DerError(`missing ${what}`);
+    if (this.tag !== tag) throw new DerError(`unexpected ASN.1 tag for ${what}`);
+  }
+
+  /** readSmallInteger on the value read last. */
+  smallInteger(what: string): number {
+    if (this.tag !== TAG.INTEGER) throw new DerError(`unexpected ASN.1 tag for ${what}`);
+    const buf = this.buf;
+    const s = this.contentStart;
+    const len = this.contentEnd - s;
+    if (len < 1 || len > 4) throw new DerError(`${what} out of range`);
+    const first = buf[s]!;
+    if (first & 0x80) throw new DerError(`${what} is negative`);
+    if (len > 1 && first === 0 && (buf[s + 1]! & 0x80) === 0) throw new DerError(`${what} is not minimally encoded`);
+    let v = 0;
+    for (let i = s; i < this.contentEnd; i++) v = v * 256 + buf[i]!;
+    return v;
+  }
+
+  // The definite length after the first length octet at p: the content start. this.end and
+  // this.contentEnd are set.
+  private definite(p: number, first: number, limit: number): number {
+    const buf = this.buf;
+    let length: number;
+    if (first < 0x80) {
+      length = first;
+    } else {
+      const n = first & 0x7f;
+      if (n > 4) throw new DerError('ASN.1 length too large');
+      if (p + n > limit) throw new DerError('truncated ASN.1 length');
+      length = 0;
+      for (let i = 0; i < n; i++) length = length * 256 + buf[p++]!;
+      if (length < 0x80 || length < MINIMAL_LONG_LENGTH[n]!) throw new DerError('non-minimal ASN.1 length');
+    }
+    const end = p + length;
+    if (end > limit) throw new DerError('ASN.1 value runs past its container');
+    this.contentEnd = end;
+    this.end = end;
+    return p;
+  }
+
+  // The end (after the end-of-contents octets) of the indefinite-length value whose contents start
+  // at p, every value inside it checked as readTlv checks them.
+  private walk(p: number, limit: number, depth: number): number {
+    const buf = this.buf;
+    const start = p - 2;
+    for (;;) {
+      if (p + 2 > limit) throw new DerError('unterminated indefinite-length ASN.1 value');
+      if (buf[p] === 0 && buf[p + 1] === 0) break;
+      p = this.skip(p, limit, depth + 1);
+    }
+    const end = p + 2;
+    if (this.walked.length < 3 * 16) this.walked.push(start, end, depth);
+    return end;
+  }
+
+  // readTlv(buf, pos, limit, depth).end.
+  private skip(pos: number, limit: number, depth: number): number {
+    const buf = this.buf;
+    if (depth > MAX_DEPTH) throw new DerError('ASN.1 nested too deeply');
+    if (pos + 2 > limit) throw new DerError('truncated ASN.1 header');
+    const tag = buf[pos]!;
+    if ((tag & 0x1f) === 0x1f) throw new DerError('multi-byte ASN.1 tags are not used here');
+    const first = buf[pos + 1]!;
+    if (first === 0x80) {
+      if ((tag & 0x20) === 0) throw new DerError('indefinite length on a primitive ASN.1 value');
+      const end = this.walkedEnd(pos, limit, depth);
+      return end >= 0 ? end : this.walk(pos + 2, limit, depth);
+    }
+    this.definite(pos + 2, first, limit);
+    return this.end;
+  }
+
+  // A walk of the value at pos already done at this depth or deeper, within this limit, could not
+  // fail now: its end, else -1.
+  private walkedEnd(pos: number, limit: number, depth: number): number {
+    const w = this.walked;
+    for (let i = 0; i < w.length; i += 3) {
+      if (w[i] === pos) return w[i + 1]! <= limit && depth <= w[i + 2]! ? w[i + 1]! : -1;
+    }
+    return -1;
+  }
 }
 
 /** The direct children of a constructed value, in order. */
@@ -130,36 +308,67 @@ export function equalsBytes(buf: Uint8Array, tlv: Tlv, expected: Uint8Array): bo
  * seconds present, UTC, no fractions.
  */
 export function readTime(buf: Uint8Array, tlv: Tlv): Date {
-  const text = Buffer.from(buf.buffer, buf.byteOffset + tlv.contentStart, tlv.contentEnd - tlv.contentStart).toString('latin1');
-  let m: RegExpExecArray | null;
+  return new Date(readTimeMs(buf, tlv.tag, tlv.contentStart, tlv.contentEnd));
+}
+
+// Two ASCII digits at i as a number, or -1.
+function twoDigits(buf: Uint8Array, i: number): number {
+  const a = buf[i]! - 0x30;
+  const b = buf[i + 1]! - 0x30;
+  return a >= 0 && a <= 9 && b >= 0 && b <= 9 ? a * 10 + b : -1;
+}
+
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/** readTime on a value given by its tag and content range: milliseconds since the epoch. */
+export function readTimeMs(buf: Uint8Array, tag: number, contentStart: number, contentEnd: number): number {
+  const len = contentEnd - contentStart;
+  let p = contentStart;
   let year: number;
-  if (tlv.tag === TAG.UTC_TIME) {
-    m = /^(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)Z$/.exec(text);
-    if (m === null) throw new DerError('malformed UTCTime');
-    const yy = Number(m[1]);
+  if (tag === TAG.UTC_TIME) {
+    const yy = len === 13 ? twoDigits(buf, p) : -1;
+    if (yy < 0 || !digitsThenZ(buf, p + 2, 10)) throw new DerError('malformed UTCTime');
     year = yy >= 50 ? 1900 + yy : 2000 + yy;
-  } else if (tlv.tag === TAG.GENERALIZED_TIME) {
-    m = /^(\d\d\d\d)(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)Z$/.exec(text);
-    if (m === null) throw new DerError('malformed GeneralizedTime');
-    year = Number(m[1]);
+    p += 2;
+  } else if (tag === TAG.GENERALIZED_TIME) {
+    const hi = len === 15 ? twoDigits(buf, p) : -1;
+    const lo = hi < 0 ? -1 : twoDigits(buf, p + 2);
+    if (lo < 0 || !digitsThenZ(buf, p + 4, 10)) throw new DerError('malformed GeneralizedTime');
+    year = hi * 100 + lo;
+    p += 4;
   } else {
     throw new DerError('expected a UTCTime or GeneralizedTime');
   }
-  const [month, day, hour, minute, second] = [m[2], m[3], m[4], m[5], m[6]].map(Number) as [number, number, number, number, number];
-  const ms = Date.UTC(year, month - 1, day, hour, minute, second);
-  const d = new Date(ms);
-  // Date.UTC rolls 31 February over into March; a real time round-trips.
+  const month = twoDigits(buf, p);
+  const day = twoDigits(buf, p + 2);
+  const hour = twoDigits(buf, p + 4);
+  const minute = twoDigits(buf, p + 6);
+  const second = twoDigits(buf, p + 8);
+  // Only real times: no 31 February rolled over into March, no hour 24, no leap second. Date.UTC
+  // reads the years 0-99 as 1900-1999, so those (GeneralizedTime only) cannot be represented here.
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
   if (
-    d.getUTCFullYear() !== year ||
-    d.getUTCMonth() !== month - 1 ||
-    d.getUTCDate() !== day ||
-    d.getUTCHours() !== hour ||
-    d.getUTCMinutes() !== minute ||
-    d.getUTCSeconds() !== second
+    year < 100 ||
+    month < 1 ||
+    month > 12 ||
+    day < 1 ||
+    day > (month === 2 && leap ? 29 : DAYS_IN_MONTH[month - 1]!) ||
+    hour > 23 ||
+    minute > 59 ||
+    second > 59
   ) {
     throw new DerError('impossible date');
   }
-  return d;
+  return Date.UTC(year, month - 1, day, hour, minute, second);
+}
+
+// `count` ASCII digits from i, then 'Z' (the caller has checked the total length).
+function digitsThenZ(buf: Uint8Array, i: number, count: number): boolean {
+  for (let k = i; k < i + count; k++) {
+    const c = buf[k]!;
+    if (c < 0x30 || c > 0x39) return false;
+  }
+  return buf[i + count] === 0x5a;
 }
 
 /**

@@ -15,6 +15,7 @@ export const NATIVE_CODES = [
   'ERR_DECRYPT', // OAEP failure, wrong unwrapped-key length, bad GCM tag: deliberately indistinguishable
   'ERR_INTERNAL', // an OpenSSL failure the input cannot explain (allocation, provider)
   'ERR_SIGNATURE', // the signature does not verify with the signer key
+  'ERR_DIGEST', // SHA-256 of the signed content is not the signer's messageDigest
 ] as const;
 export type NativeCode = (typeof NATIVE_CODES)[number];
 
@@ -59,17 +60,21 @@ export interface NativeBinding {
   verifySignature(key: SignerKeyHandle, message: Uint8Array, signature: Uint8Array): boolean;
 
   /**
-   * THE token operation, Apple's order in one place: the signer's signature over `message` first
-   * (ERR_SIGNATURE unless it verifies), then, with a merchant key, the decryption of the version the
-   * key's type names: EC_v1 ECDH(P-256) -> Apple's single-step KDF -> AES-256-GCM (16-byte zero IV,
-   * tag = last 16 bytes of data); RSA_v1 RSA-OAEP(SHA-256) unwrap of a 16-byte key -> AES-128-GCM.
-   * With `key` null (a refusal is pending) the signature is checked and null returned; headerKey,
-   * partyV and data must then be null. An RSA key takes no partyV. The signer and the key must be of
-   * the same type (ERR_ARGUMENT otherwise).
+   * THE token operation, Apple's order in one place: SHA-256 over the signed content (headerKey || data ||
+   * transactionId || applicationData, hashed part by part) must equal `messageDigest`, the signer's
+   * messageDigest attribute (ERR_DIGEST otherwise, compared in constant time); then the signer's
+   * signature over `message` (ERR_SIGNATURE unless it verifies); then, with a merchant key, the
+   * decryption of the version the key's type names: EC_v1 ECDH(P-256) with headerKey as the ephemeral
+   * key -> Apple's single-step KDF -> AES-256-GCM (16-byte zero IV, tag = last 16 bytes of data);
+   * RSA_v1 RSA-OAEP(SHA-256) unwrap of headerKey (wrappedKey) to a 16-byte key -> AES-128-GCM.
+   * With `key` null (a refusal is pending) the digest and the signature are checked and null
+   * returned; partyV must then be null. An RSA key takes no partyV. `messageDigest` is exactly 32
+   * bytes and `applicationData` null for a token without one. The signer and the key must be of the
+   * same type (ERR_ARGUMENT otherwise).
    *
    * The arguments are read once into a job that runs inline (`pool` false: returns or throws) or on
    * libuv's thread pool (`pool` true: a promise, never a throw). `phases`, when given, receives the
-   * phase durations in microseconds: [signature, decrypt].
+   * phase durations in microseconds: [digest and signature, decrypt].
    */
   token(
     pool: false,
@@ -77,9 +82,12 @@ export interface NativeBinding {
     message: Uint8Array,
     signature: Uint8Array,
     key: MerchantKeyHandle | null,
-    headerKey: Uint8Array | null,
+    headerKey: Uint8Array,
     partyV: Uint8Array | null,
-    data: Uint8Array | null,
+    data: Uint8Array,
+    messageDigest: Uint8Array,
+    transactionId: Uint8Array,
+    applicationData: Uint8Array | null,
     phases?: Float64Array | null,
   ): Buffer | null;
   token(
@@ -88,9 +96,12 @@ export interface NativeBinding {
     message: Uint8Array,
     signature: Uint8Array,
     key: MerchantKeyHandle | null,
-    headerKey: Uint8Array | null,
+    headerKey: Uint8Array,
     partyV: Uint8Array | null,
-    data: Uint8Array | null,
+    data: Uint8Array,
+    messageDigest: Uint8Array,
+    transactionId: Uint8Array,
+    applicationData: Uint8Array | null,
     phases?: Float64Array | null,
   ): Promise<Buffer | null>;
 

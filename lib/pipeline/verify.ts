@@ -17,8 +17,8 @@ import type { PoolGate } from './pool-gate.js';
 import { parsePayment, type Payment } from '../steps/payment.js';
 import type { ReplayGuard } from '../replay/guard.js';
 import type { ReplayClaims } from '../replay/claims.js';
-import { checkSigner, freshnessProblem, type FreshnessPolicy } from '../steps/signer.js';
-import { parseToken, signedContent, type ParsedToken, type TokenLimits, type TokenVersion } from '../steps/token.js';
+import { checkSignerIsLeaf, freshnessProblem, type FreshnessPolicy } from '../steps/signer.js';
+import { parseToken, type ParsedToken, type TokenLimits, type TokenVersion } from '../steps/token.js';
 
 /** What a verifier holds across verifications: its configuration, the chain cache and the replay store. */
 export interface VerifierState extends FreshnessPolicy {
@@ -83,7 +83,9 @@ function plan(state: VerifierState, input: unknown, now: Date, timer: StepTimer 
     timer.publicKeyHash = token.publicKeyHash.toString('base64');
     timer.environment = chain.environment;
   }
-  checkSigner(signer, chain, signedContent(token));
+  // The messageDigest over the signed content is checked by the native token operation, first (a
+  // mismatch outranks everything decided below, as it did when it was checked here).
+  checkSignerIsLeaf(signer, chain);
   const next = chooseMerchant(state, token, signer, chain, now);
   return next instanceof ApplePayError
     ? { token, signer, chain, merchant: null, refusal: next }

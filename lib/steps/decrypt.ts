@@ -1,14 +1,14 @@
-// The run step's boundary with the addon (docs/token-format.md#signed-data,
-// #key-derivation, #key-unwrap and #decryption): the one
-// native token operation checks the signer's signature and then restores the symmetric key and opens
-// the ciphertext, in one call (one thread-pool job in the asynchronous form). Every native failure
-// that input can cause maps to one public code; the rest is INTERNAL.
+// The run step's boundary with the addon (docs/token-format.md#signed-content, #signed-data,
+// #key-derivation, #key-unwrap and #decryption): the one native token operation checks the signer's
+// messageDigest against the signed content, then the signer's signature, and then restores the
+// symmetric key and opens the ciphertext, in one call (one thread-pool job in the asynchronous form).
+// Every native failure that input can cause maps to one public code; the rest is INTERNAL.
 import type { Chain } from './chain.js';
 import type { SignerInfo } from './signed-data.js';
 import { ApplePayError } from '../errors.js';
 import type { Merchant } from './merchant-key.js';
 import { isNativeError, native } from '../native/binding.js';
-import { invalidSignature } from './signer.js';
+import { digestMismatch, invalidSignature } from './signer.js';
 import type { ParsedToken } from './token.js';
 
 export function mapNativeError(err: unknown): ApplePayError {
@@ -18,6 +18,7 @@ export function mapNativeError(err: unknown): ApplePayError {
         field: 'header.ephemeralPublicKey',
       });
     }
+    if (err.code === 'ERR_DIGEST') return digestMismatch();
     if (err.code === 'ERR_SIGNATURE') return invalidSignature();
     if (err.code === 'ERR_DECRYPT') {
       // One message for a bad tag, a bad OAEP block and a bad key length: no oracle.
@@ -40,15 +41,38 @@ export interface TokenJob {
 export function callToken(job: TokenJob, pool: boolean, phases: Float64Array | null): unknown {
   const { token, signer, chain, merchant } = job;
   const signerKey = chain.signerKey!;
-  if (merchant === null) {
-    return pool
-      ? native.token(true, signerKey, signer.signedAttributes, signer.signature, null, null, null, null, phases)
-      : native.token(false, signerKey, signer.signedAttributes, signer.signature, null, null, null, null, phases);
-  }
-  const partyV = token.version === 'EC_v1' ? merchant.partyV : null;
+  const applicationData = token.applicationDataBytes ?? null;
+  const key = merchant === null ? null : merchant.key;
+  const partyV = merchant !== null && token.version === 'EC_v1' ? merchant.partyV : null;
   return pool
-    ? native.token(true, signerKey, signer.signedAttributes, signer.signature, merchant.key, token.headerKey, partyV, token.data, phases)
-    : native.token(false, signerKey, signer.signedAttributes, signer.signature, merchant.key, token.headerKey, partyV, token.data, phases);
+    ? native.token(
+        true,
+        signerKey,
+        signer.signedAttributes,
+        signer.signature,
+        key,
+        token.headerKey,
+        partyV,
+        token.data,
+        signer.messageDigest,
+        token.transactionIdBytes,
+        applicationData,
+        phases,
+      )
+    : native.token(
+        false,
+        signerKey,
+        signer.signedAttributes,
+        signer.signature,
+        key,
+        token.headerKey,
+        partyV,
+        token.data,
+        signer.messageDigest,
+        token.transactionIdBytes,
+        applicationData,
+        phases,
+      );
 }
 
 /**
@@ -65,7 +89,7 @@ export function settle(out: unknown, refusal: ApplePayError | null): Buffer {
   return out;
 }
 
-/** The signature alone (inspectToken's question), through the same native operation with no merchant key. */
+/** The digest and the signature (inspectToken's question), through the same native operation with no merchant key. */
 export function checkSignatureSync(job: Omit<TokenJob, 'merchant'>): void {
   let out: unknown;
   try {

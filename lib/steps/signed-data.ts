@@ -2,19 +2,7 @@
 // (docs/token-format.md#signed-data). Every field that no signature covers (versions, algorithm identifiers, content
 // type) has one allowed value here, so a flipped bit in them cannot slip through unnoticed.
 import { ApplePayError } from '../errors.js';
-import {
-  DerError,
-  TAG,
-  children,
-  content,
-  equalsBytes,
-  expectTag,
-  readSmallInteger,
-  readTime,
-  readTlv,
-  whole,
-  type Tlv,
-} from '../codec/der.js';
+import { DerCursor, DerError, TAG, readTimeMs } from '../codec/der.js';
 
 export interface SignerInfo {
   /** DER Name of the signer certificate's issuer (issuerAndSerialNumber). */
@@ -55,183 +43,339 @@ function malformed(message: string): ApplePayError {
   return new ApplePayError('SIGNATURE_MALFORMED', message, { field: 'signature' });
 }
 
-function isSha256(buf: Uint8Array, tlv: Tlv): boolean {
-  return equalsBytes(buf, tlv, SHA256_WITH_NULL) || equalsBytes(buf, tlv, SHA256_NO_PARAMS);
+// The SignerInfo as read: the fields the pipeline hands on are Buffers, the two it only compares with
+// the leaf (issuer, serial number) stay byte ranges of the input until someone asks for them.
+class ParsedSignerInfo implements SignerInfo {
+  constructor(
+    private readonly buf: Uint8Array,
+    private readonly issuerStart: number,
+    private readonly issuerEnd: number,
+    private readonly serialStart: number,
+    private readonly serialEnd: number,
+    readonly signedAttributes: Buffer,
+    readonly messageDigest: Buffer,
+    readonly signingTime: Date,
+    readonly signature: Buffer,
+  ) {}
+
+  get issuer(): Buffer {
+    return view(this.buf, this.issuerStart, this.issuerEnd);
+  }
+
+  get serialNumber(): Buffer {
+    return view(this.buf, this.serialStart, this.serialEnd);
+  }
+
+  /** True when issuerAndSerialNumber names the certificate with this issuer Name and serial number. */
+  names(issuer: Uint8Array, serialNumber: Uint8Array): boolean {
+    return (
+      rangeEquals(this.buf, this.issuerStart, this.issuerEnd, issuer) &&
+      rangeEquals(this.buf, this.serialStart, this.serialEnd, serialNumber)
+    );
+  }
+}
+
+/** True when the signer's issuerAndSerialNumber names the certificate with this issuer and serial number. */
+export function signerNames(signer: SignerInfo, issuer: Uint8Array, serialNumber: Uint8Array): boolean {
+  if (signer instanceof ParsedSignerInfo) return signer.names(issuer, serialNumber);
+  const ownIssuer = signer.issuer;
+  const ownSerial = signer.serialNumber;
+  return rangeEquals(ownIssuer, 0, ownIssuer.length, issuer) && rangeEquals(ownSerial, 0, ownSerial.length, serialNumber);
+}
+
+// Views, not copies: they share the input's memory, so a caller that will modify bytes copies first.
+function view(buf: Uint8Array, start: number, end: number): Buffer {
+  return Buffer.from(buf.buffer, buf.byteOffset + start, end - start);
+}
+
+function rangeEquals(buf: Uint8Array, start: number, end: number, expected: Uint8Array): boolean {
+  if (end - start !== expected.length) return false;
+  for (let i = 0; i < expected.length; i++) if (buf[start + i] !== expected[i]) return false;
+  return true;
+}
+
+function isSha256(r: DerCursor): boolean {
+  return r.equals(SHA256_WITH_NULL) || r.equals(SHA256_NO_PARAMS);
 }
 
 /** Reads the SignedData; the version chooses the one signature algorithm that is allowed. */
 export function parseSignedData(buf: Uint8Array, version: 'EC_v1' | 'RSA_v1'): SignedData {
   try {
-    return parse(buf, version);
+    return parse(new DerCursor(buf), version);
   } catch (err) {
     if (err instanceof DerError) throw malformed(`signature is not a valid CMS structure: ${err.message}`);
     throw err;
   }
 }
 
-function parse(buf: Uint8Array, version: 'EC_v1' | 'RSA_v1'): SignedData {
-  const contentInfo = expectTag(readTlv(buf, 0, buf.length), TAG.SEQUENCE, 'ContentInfo');
-  if (contentInfo.end !== buf.length) throw malformed('data after the CMS ContentInfo');
-  const [contentType, explicit, ...restInfo] = children(buf, contentInfo);
-  if (restInfo.length !== 0) throw malformed('unexpected fields in ContentInfo');
-  if (!equalsBytes(buf, expectTag(contentType, TAG.OID, 'contentType'), OID_SIGNED_DATA)) {
-    throw malformed('CMS content is not SignedData');
-  }
-  const [signedData, ...restExplicit] = children(buf, expectTag(explicit, TAG.CONTEXT_0, 'SignedData wrapper'));
-  if (restExplicit.length !== 0) throw malformed('unexpected data after SignedData');
-  const fields = children(buf, expectTag(signedData, TAG.SEQUENCE, 'SignedData'));
+// The walk below keeps the order of the checks of a reader that takes each constructed value apart
+// (all of its children read) before it looks at any child: r.count() is that first step, and the
+// reads after it cannot fail. A token with several faults therefore always gets the same error.
+function parse(r: DerCursor, version: 'EC_v1' | 'RSA_v1'): SignedData {
+  const buf = r.buf;
+  r.read(0, buf.length, 0);
+  r.expect(true, TAG.SEQUENCE, 'ContentInfo');
+  if (r.end !== buf.length) throw malformed('data after the CMS ContentInfo');
 
+  // ContentInfo: contentType, [0] EXPLICIT SignedData.
+  let end = r.contentEnd;
+  let p = r.contentStart;
+  let n = r.count();
+  if (n > 2) throw malformed('unexpected fields in ContentInfo');
+  if (n > 0) r.read(p, end, 1);
+  r.expect(n > 0, TAG.OID, 'contentType');
+  if (!r.equals(OID_SIGNED_DATA)) throw malformed('CMS content is not SignedData');
+  if (n > 1) r.read(r.end, end, 1);
+  r.expect(n > 1, TAG.CONTEXT_0, 'SignedData wrapper');
+
+  end = r.contentEnd;
+  n = r.count();
+  if (n > 1) throw malformed('unexpected data after SignedData');
+  if (n > 0) r.first();
+  r.expect(n > 0, TAG.SEQUENCE, 'SignedData');
+
+  // SignedData: version, digestAlgorithms, encapContentInfo, [0] certificates, signerInfos.
+  end = r.contentEnd;
+  p = r.contentStart;
+  const fieldCount = r.count();
   let i = 0;
-  if (readSmallInteger(buf, expectTag(fields[i++], TAG.INTEGER, 'SignedData version'), 'SignedData version') !== 1) {
-    throw malformed('SignedData version is not 1');
-  }
+  // The next field into r, when there is one.
+  const next = (): boolean => {
+    if (i >= fieldCount) {
+      i++;
+      return false;
+    }
+    r.read(p, end, 1);
+    p = r.end;
+    i++;
+    return true;
+  };
 
-  const digestAlgorithms = children(buf, expectTag(fields[i++], TAG.SET, 'digestAlgorithms'));
-  if (digestAlgorithms.length !== 1 || !isSha256(buf, digestAlgorithms[0]!)) {
+  r.expect(next(), TAG.INTEGER, 'SignedData version');
+  if (r.smallInteger('SignedData version') !== 1) throw malformed('SignedData version is not 1');
+
+  r.expect(next(), TAG.SET, 'digestAlgorithms');
+  n = r.count();
+  if (n === 1) r.first();
+  if (n !== 1 || !isSha256(r)) {
     throw new ApplePayError('SIGNATURE_INVALID', 'SignedData digest algorithms are not exactly SHA-256', { field: 'signature' });
   }
 
-  const encap = children(buf, expectTag(fields[i++], TAG.SEQUENCE, 'encapContentInfo'));
-  if (!equalsBytes(buf, expectTag(encap[0], TAG.OID, 'eContentType'), OID_DATA)) {
-    throw malformed('encapsulated content type is not id-data');
-  }
+  r.expect(next(), TAG.SEQUENCE, 'encapContentInfo');
+  n = r.count();
+  if (n > 0) r.first();
+  r.expect(n > 0, TAG.OID, 'eContentType');
+  if (!r.equals(OID_DATA)) throw malformed('encapsulated content type is not id-data');
   // Attached content is the forgery vector: a verifier that checks the signature over it would
   // accept any `data` alongside. Apple's signatures are always detached.
-  if (encap.length !== 1) throw malformed('signature carries encapsulated content; Apple signatures are detached');
+  if (n !== 1) throw malformed('signature carries encapsulated content; Apple signatures are detached');
 
-  let field = fields[i];
-  if (field === undefined || field.tag !== TAG.CONTEXT_0) throw malformed('SignedData carries no certificates');
-  const certificates = children(buf, field).map((cert) => {
-    if (cert.tag !== TAG.SEQUENCE || cert.indefinite) throw malformed('certificate is not a DER SEQUENCE');
+  if (!next() || r.currentTag() !== TAG.CONTEXT_0) throw malformed('SignedData carries no certificates');
+  const setEnd = r.contentEnd;
+  n = r.count();
+  const certificates: Buffer[] = [];
+  for (let c = 0, q = r.contentStart; c < n; c++) {
+    r.read(q, setEnd, 1);
+    if (r.currentTag() !== TAG.SEQUENCE || r.indefinite) throw malformed('certificate is not a DER SEQUENCE');
     // A view: nearly every token's certificates are only compared with the cached ones.
-    return whole(buf, cert);
-  });
+    certificates.push(view(buf, r.start, r.end));
+    q = r.end;
+  }
   // Apple sends the leaf and the intermediate, nothing else. A further certificate is refused on sight,
   // before any of its bytes is parsed: nothing about it could make the token more genuine.
   if (certificates.length !== CERTIFICATE_COUNT) {
     throw malformed('SignedData must carry exactly the leaf and intermediate certificates');
   }
-  field = fields[++i];
-  if (field !== undefined && field.tag === TAG.CONTEXT_1) throw malformed('SignedData carries revocation lists');
 
-  const signerInfos = children(buf, expectTag(fields[i++], TAG.SET, 'signerInfos'));
-  if (i !== fields.length) throw malformed('unexpected fields after signerInfos');
-  if (signerInfos.length !== 1) throw malformed(`expected exactly one SignerInfo, found ${signerInfos.length}`);
+  const present = next();
+  if (present && r.currentTag() === TAG.CONTEXT_1) throw malformed('SignedData carries revocation lists');
+  r.expect(present, TAG.SET, 'signerInfos');
+  n = r.count();
+  if (i !== fieldCount) throw malformed('unexpected fields after signerInfos');
+  if (n !== 1) throw malformed(`expected exactly one SignerInfo, found ${n}`);
+  r.first();
 
-  return { certificates, signer: parseSignerInfo(buf, signerInfos[0]!, version) };
+  return { certificates, signer: parseSignerInfo(r, version) };
 }
 
-function parseSignerInfo(buf: Uint8Array, signerInfo: Tlv, version: 'EC_v1' | 'RSA_v1'): SignerInfo {
-  if (signerInfo.indefinite) throw malformed('SignerInfo must be DER');
-  const fields = children(buf, expectTag(signerInfo, TAG.SEQUENCE, 'SignerInfo'));
+// r holds the SignerInfo.
+function parseSignerInfo(r: DerCursor, version: 'EC_v1' | 'RSA_v1'): ParsedSignerInfo {
+  const buf = r.buf;
+  if (r.indefinite) throw malformed('SignerInfo must be DER');
+  r.expect(true, TAG.SEQUENCE, 'SignerInfo');
+  const end = r.contentEnd;
+  let p = r.contentStart;
+  const fieldCount = r.count();
   let i = 0;
-  if (readSmallInteger(buf, expectTag(fields[i++], TAG.INTEGER, 'SignerInfo version'), 'SignerInfo version') !== 1) {
-    throw malformed('SignerInfo version is not 1 (issuerAndSerialNumber)');
-  }
-  const sid = children(buf, expectTag(fields[i++], TAG.SEQUENCE, 'issuerAndSerialNumber'));
-  if (sid.length !== 2) throw malformed('malformed issuerAndSerialNumber');
-  const issuer = whole(buf, expectTag(sid[0], TAG.SEQUENCE, 'signer issuer'));
-  const serialNumber = content(buf, expectTag(sid[1], TAG.INTEGER, 'signer serial number'));
+  const next = (): boolean => {
+    if (i >= fieldCount) {
+      i++;
+      return false;
+    }
+    r.read(p, end, 1);
+    p = r.end;
+    i++;
+    return true;
+  };
 
-  const digestAlgorithm = expectTag(fields[i++], TAG.SEQUENCE, 'SignerInfo digestAlgorithm');
-  if (!isSha256(buf, digestAlgorithm)) {
-    throw new ApplePayError('SIGNATURE_INVALID', 'SignerInfo digest algorithm is not SHA-256', { field: 'signature' });
-  }
+  r.expect(next(), TAG.INTEGER, 'SignerInfo version');
+  if (r.smallInteger('SignerInfo version') !== 1) throw malformed('SignerInfo version is not 1 (issuerAndSerialNumber)');
 
-  const attrsTlv = fields[i++];
-  if (attrsTlv === undefined || attrsTlv.tag !== TAG.CONTEXT_0) throw malformed('SignerInfo has no signed attributes');
-  if (attrsTlv.indefinite) throw malformed('signed attributes must be DER');
-  const attributes = readSignedAttributes(buf, attrsTlv);
+  r.expect(next(), TAG.SEQUENCE, 'issuerAndSerialNumber');
+  const sidEnd = r.contentEnd;
+  if (r.count() !== 2) throw malformed('malformed issuerAndSerialNumber');
+  r.first();
+  r.expect(true, TAG.SEQUENCE, 'signer issuer');
+  const issuerStart = r.start;
+  const issuerEnd = r.end;
+  r.read(issuerEnd, sidEnd, 1);
+  r.expect(true, TAG.INTEGER, 'signer serial number');
+  const serialStart = r.contentStart;
+  const serialEnd = r.contentEnd;
 
-  const algorithm = expectTag(fields[i++], TAG.SEQUENCE, 'signatureAlgorithm');
+  r.expect(next(), TAG.SEQUENCE, 'SignerInfo digestAlgorithm');
+  if (!isSha256(r)) throw new ApplePayError('SIGNATURE_INVALID', 'SignerInfo digest algorithm is not SHA-256', { field: 'signature' });
+
+  if (!next() || r.currentTag() !== TAG.CONTEXT_0) throw malformed('SignerInfo has no signed attributes');
+  if (r.indefinite) throw malformed('signed attributes must be DER');
+  const attrsStart = r.start;
+  const attrsEnd = r.end;
+  const attributes = readSignedAttributes(r);
+
+  r.expect(next(), TAG.SEQUENCE, 'signatureAlgorithm');
   const pinned = version === 'EC_v1' ? ECDSA_WITH_SHA256 : SHA256_WITH_RSA;
-  if (!equalsBytes(buf, algorithm, pinned)) {
+  if (!r.equals(pinned)) {
     throw new ApplePayError('SIGNATURE_INVALID', `signature algorithm is not the one ${version} requires`, { field: 'signature' });
   }
-  if (attributes.algorithmProtection !== null) checkAlgorithmProtection(buf, attributes.algorithmProtection, pinned);
+  if (attributes.protectionStart >= 0) checkAlgorithmProtection(r, attributes.protectionStart, attrsEnd, pinned);
 
-  const signature = content(buf, expectTag(fields[i++], TAG.OCTET_STRING, 'signature value'));
-  if (signature.length === 0) throw malformed('empty signature value');
-  if (i !== fields.length) throw malformed('SignerInfo carries unsigned attributes or extra fields');
+  r.expect(next(), TAG.OCTET_STRING, 'signature value');
+  if (r.contentEnd === r.contentStart) throw malformed('empty signature value');
+  const signature = view(buf, r.contentStart, r.contentEnd);
+  if (i !== fieldCount) throw malformed('SignerInfo carries unsigned attributes or extra fields');
 
-  // A copy: its first byte is rewritten below.
-  const signedAttributes = Buffer.from(whole(buf, attrsTlv));
-  // The signature covers the attributes encoded as an explicit SET OF, not as the [0] IMPLICIT field.
+  // A copy, because its first byte is rewritten: the signature covers the attributes encoded as an
+  // explicit SET OF, not as the [0] IMPLICIT field.
+  const signedAttributes = Buffer.allocUnsafe(attrsEnd - attrsStart);
+  signedAttributes.set(buf.subarray(attrsStart, attrsEnd));
   signedAttributes[0] = TAG.SET;
-  return {
-    issuer,
-    serialNumber,
+  return new ParsedSignerInfo(
+    buf,
+    issuerStart,
+    issuerEnd,
+    serialStart,
+    serialEnd,
     signedAttributes,
-    messageDigest: attributes.messageDigest,
-    signingTime: attributes.signingTime,
+    view(buf, attributes.digestStart, attributes.digestStart + 32),
+    new Date(attributes.signingTime),
     signature,
-  };
+  );
 }
 
 interface Attributes {
-  messageDigest: Buffer;
-  signingTime: Date;
-  algorithmProtection: Tlv | null;
+  /** Where the 32 messageDigest octets start. */
+  digestStart: number;
+  /** Milliseconds since the epoch. */
+  signingTime: number;
+  /** Where the CMSAlgorithmProtection value starts, or -1. */
+  protectionStart: number;
 }
 
-function readSignedAttributes(buf: Uint8Array, attrsTlv: Tlv): Attributes {
-  let contentTypeSeen = false;
-  let messageDigest: Buffer | null = null;
-  let signingTime: Date | null = null;
-  let algorithmProtection: Tlv | null = null;
-  const seen = new Set<string>();
+// The four attributes the verifier reads, each a bit in a mask of those seen.
+const SEEN_CONTENT_TYPE = 1;
+const SEEN_MESSAGE_DIGEST = 2;
+const SEEN_SIGNING_TIME = 4;
+const SEEN_PROTECTION = 8;
 
-  for (const attr of children(buf, attrsTlv)) {
-    const [type, values, ...rest] = children(buf, expectTag(attr, TAG.SEQUENCE, 'signed attribute'));
-    if (rest.length !== 0) throw malformed('malformed signed attribute');
-    const typeTlv = expectTag(type, TAG.OID, 'attribute type');
-    const typeKey = whole(buf, typeTlv).toString('hex');
+// r holds the [0] signed attributes.
+function readSignedAttributes(r: DerCursor): Attributes {
+  const buf = r.buf;
+  let digestStart = -1;
+  let signingTime = 0;
+  let protectionStart = -1;
+  let seen = 0;
+  // Types of the attributes the verifier does not read, for the duplicate check; rarely any.
+  let others: Set<string> | null = null;
+
+  const end = r.contentEnd;
+  const count = r.count();
+  for (let a = 0, p = r.contentStart; a < count; a++) {
+    r.read(p, end, 1);
+    p = r.end;
+    r.expect(true, TAG.SEQUENCE, 'signed attribute');
+    const attrEnd = r.contentEnd;
+    const n = r.count();
+    if (n > 2) throw malformed('malformed signed attribute');
+    if (n > 0) r.first();
+    r.expect(n > 0, TAG.OID, 'attribute type');
     // RFC 5652 5.3: each attribute type at most once, and these four with exactly one value.
-    if (seen.has(typeKey)) throw malformed('duplicate signed attribute');
-    seen.add(typeKey);
-    const valueList = children(buf, expectTag(values, TAG.SET, 'attribute values'));
+    let bit = 0;
+    if (r.equals(OID_CONTENT_TYPE)) bit = SEEN_CONTENT_TYPE;
+    else if (r.equals(OID_MESSAGE_DIGEST)) bit = SEEN_MESSAGE_DIGEST;
+    else if (r.equals(OID_SIGNING_TIME)) bit = SEEN_SIGNING_TIME;
+    else if (r.equals(OID_ALGORITHM_PROTECTION)) bit = SEEN_PROTECTION;
+    if (bit !== 0) {
+      if ((seen & bit) !== 0) throw malformed('duplicate signed attribute');
+      seen |= bit;
+    } else {
+      const key = Buffer.from(buf.buffer, buf.byteOffset + r.start, r.end - r.start).toString('latin1');
+      others ??= new Set();
+      if (others.has(key)) throw malformed('duplicate signed attribute');
+      others.add(key);
+    }
+    if (n > 1) r.read(r.end, attrEnd, 1);
+    r.expect(n > 1, TAG.SET, 'attribute values');
+    const values = r.count();
+    if (values > 0) r.first();
 
-    if (equalsBytes(buf, typeTlv, OID_CONTENT_TYPE)) {
-      if (valueList.length !== 1 || !equalsBytes(buf, valueList[0]!, OID_DATA)) {
-        throw malformed('contentType attribute is not id-data');
-      }
-      contentTypeSeen = true;
-    } else if (equalsBytes(buf, typeTlv, OID_MESSAGE_DIGEST)) {
-      if (valueList.length !== 1) throw malformed('messageDigest attribute must have one value');
-      messageDigest = content(buf, expectTag(valueList[0], TAG.OCTET_STRING, 'messageDigest'));
-      if (messageDigest.length !== 32) throw malformed('messageDigest is not a SHA-256 digest');
-    } else if (equalsBytes(buf, typeTlv, OID_SIGNING_TIME)) {
-      if (valueList.length !== 1) throw malformed('signingTime attribute must have one value');
+    if (bit === SEEN_CONTENT_TYPE) {
+      if (values !== 1 || !r.equals(OID_DATA)) throw malformed('contentType attribute is not id-data');
+    } else if (bit === SEEN_MESSAGE_DIGEST) {
+      if (values !== 1) throw malformed('messageDigest attribute must have one value');
+      r.expect(true, TAG.OCTET_STRING, 'messageDigest');
+      if (r.contentEnd - r.contentStart !== 32) throw malformed('messageDigest is not a SHA-256 digest');
+      digestStart = r.contentStart;
+    } else if (bit === SEEN_SIGNING_TIME) {
+      if (values !== 1) throw malformed('signingTime attribute must have one value');
       try {
-        signingTime = readTime(buf, valueList[0]!);
+        signingTime = readTimeMs(buf, r.tag, r.contentStart, r.contentEnd);
       } catch {
         throw malformed('signingTime is not a valid time');
       }
-    } else if (equalsBytes(buf, typeTlv, OID_ALGORITHM_PROTECTION)) {
-      if (valueList.length !== 1) throw malformed('CMSAlgorithmProtection attribute must have one value');
-      algorithmProtection = valueList[0]!;
+    } else if (bit === SEEN_PROTECTION) {
+      if (values !== 1) throw malformed('CMSAlgorithmProtection attribute must have one value');
+      protectionStart = r.start;
     }
     // Other attributes are covered by the signature and carry nothing the verifier relies on.
   }
 
-  if (!contentTypeSeen) throw malformed('signed attributes lack contentType');
-  if (messageDigest === null) throw malformed('signed attributes lack messageDigest');
-  if (signingTime === null) {
+  if ((seen & SEEN_CONTENT_TYPE) === 0) throw malformed('signed attributes lack contentType');
+  if (digestStart < 0) throw malformed('signed attributes lack messageDigest');
+  if ((seen & SEEN_SIGNING_TIME) === 0) {
     throw new ApplePayError('SIGNING_TIME_MISSING', 'signed attributes lack signingTime', { field: 'signature' });
   }
-  return { messageDigest, signingTime, algorithmProtection };
+  return { digestStart, signingTime, protectionStart };
 }
 
-// RFC 6211: the signed copy of the algorithms must name the same ones the SignerInfo uses.
-function checkAlgorithmProtection(buf: Uint8Array, protection: Tlv, pinnedSignature: Buffer): void {
-  const [digest, signature, ...rest] = children(buf, expectTag(protection, TAG.SEQUENCE, 'CMSAlgorithmProtection'));
-  if (rest.length !== 0 || digest === undefined || !isSha256(buf, digest)) {
+// RFC 6211: the signed copy of the algorithms must name the same ones the SignerInfo uses. `start` is
+// the CMSAlgorithmProtection value inside the signed attributes, which end at `limit`.
+function checkAlgorithmProtection(r: DerCursor, start: number, limit: number, pinnedSignature: Buffer): void {
+  // Read again as the only value of its SET, which the attribute walk has already checked.
+  r.read(start, limit, 1);
+  r.expect(true, TAG.SEQUENCE, 'CMSAlgorithmProtection');
+  const end = r.contentEnd;
+  const n = r.count();
+  if (n > 0) r.first();
+  if (n > 2 || n === 0 || !isSha256(r)) {
     throw new ApplePayError('SIGNATURE_INVALID', 'CMSAlgorithmProtection does not name SHA-256', { field: 'signature' });
   }
-  const sig = expectTag(signature, TAG.CONTEXT_1, 'CMSAlgorithmProtection signatureAlgorithm');
-  const expected = pinnedSignature.subarray(2);
-  const actual = content(buf, sig);
-  if (!actual.equals(expected)) {
+  if (n > 1) r.read(r.end, end, 1);
+  r.expect(n > 1, TAG.CONTEXT_1, 'CMSAlgorithmProtection signatureAlgorithm');
+  // The [1] IMPLICIT field's contents are the AlgorithmIdentifier's contents.
+  const expectedLength = pinnedSignature.length - 2;
+  let same = r.contentEnd - r.contentStart === expectedLength;
+  for (let k = 0; same && k < expectedLength; k++) same = r.buf[r.contentStart + k] === pinnedSignature[2 + k];
+  if (!same) {
     throw new ApplePayError('SIGNATURE_INVALID', 'CMSAlgorithmProtection names another signature algorithm', { field: 'signature' });
   }
 }

@@ -3,18 +3,28 @@
 import { hash } from 'node:crypto';
 import { ApplePayError } from '../errors.js';
 import type { Chain } from './chain.js';
-import type { SignerInfo } from './signed-data.js';
+import { signerNames, type SignerInfo } from './signed-data.js';
 
-/** Checks everything about the signer except the public-key operation itself. */
-export function checkSigner(signer: SignerInfo, chain: Chain, signedContent: Uint8Array): void {
+/**
+ * The signer must be the leaf. The pipeline checks the messageDigest inside the native token operation
+ * (ERR_DIGEST, mapped to digestMismatch()), before the signature.
+ */
+export function checkSignerIsLeaf(signer: SignerInfo, chain: Chain): void {
   const { leaf } = chain;
-  if (!signer.issuer.equals(leaf.issuer) || !signer.serialNumber.equals(leaf.serialNumber)) {
+  if (!signerNames(signer, leaf.issuer, leaf.serialNumber)) {
     throw new ApplePayError('SIGNATURE_INVALID', 'the signer is not the leaf certificate', { field: 'signature' });
   }
+}
+
+/** Checks everything about the signer except the public-key operation itself (inspectToken's order). */
+export function checkSigner(signer: SignerInfo, chain: Chain, signedContent: Uint8Array): void {
+  checkSignerIsLeaf(signer, chain);
   const digest = hash('sha256', signedContent, 'buffer');
-  if (!digest.equals(signer.messageDigest)) {
-    throw new ApplePayError('SIGNATURE_INVALID', 'the signed message digest does not match the token', { field: 'signature' });
-  }
+  if (!digest.equals(signer.messageDigest)) throw digestMismatch();
+}
+
+export function digestMismatch(): ApplePayError {
+  return new ApplePayError('SIGNATURE_INVALID', 'the signed message digest does not match the token', { field: 'signature' });
 }
 
 export function invalidSignature(): ApplePayError {

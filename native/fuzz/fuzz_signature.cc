@@ -4,7 +4,8 @@
 //   0 ImportPublicKey(rest); an accepted key must then give a verdict (never an error) on any
 //     signature.
 //   1 EC_v1 and 2 RSA_v1: [u16 spki][spki][u16 message][message][u16 signature][signature]
-//     [u16 key material][ephemeral key or wrappedKey][data = rest], with the gala-seatgeek-2014
+//     [u16 key material][ephemeral key or wrappedKey][data = rest] (the messageDigest is computed
+//     over these, so that the mutations reach the signature), with the gala-seatgeek-2014
 //     (EC) or basistheory-rsa-2024 (RSA) merchant key. The seeds are those real tokens, whose
 //     signatures verify, so mutations explore both sides of the signature check.
 #include <cstring>
@@ -51,16 +52,46 @@ void FuzzToken(Cursor& in, bool ec) {
   Result<bool> verdict = VerifySignature(s, View(message), View(signature));
   // "A malformed signature is false, never an error."
   FUZZ_CHECK(verdict.ok());
-  TokenInput input{&s,        View(message),      View(signature),
-                   &merchant, View(key_material), ec ? Bytes(party_v) : Bytes(),
-                   View(data)};
+  // The messageDigest of the signed content these bytes form (a fixed transactionId, no
+  // applicationData), so the signature and the decryption are reached; a digest one bit off must
+  // stop the operation before either.
+  static const uint8_t kTransactionId[32] = {0x5a};
+  uint8_t digest[32];
+  {
+    EvpMdCtxPtr ctx(EVP_MD_CTX_new());
+    unsigned int written = 0;
+    FUZZ_CHECK(ctx && EVP_DigestInit_ex2(ctx.get(), EVP_sha256(), nullptr) == 1 &&
+               EVP_DigestUpdate(ctx.get(), key_material.data(), key_material.size()) == 1 &&
+               EVP_DigestUpdate(ctx.get(), data.data(), data.size()) == 1 &&
+               EVP_DigestUpdate(ctx.get(), kTransactionId, sizeof kTransactionId) == 1 &&
+               EVP_DigestFinal_ex(ctx.get(), digest, &written) == 1 && written == sizeof digest);
+  }
+  TokenInput input{&s,
+                   View(message),
+                   View(signature),
+                   Bytes(digest, sizeof digest),
+                   View(key_material),
+                   View(data),
+                   Bytes(kTransactionId, sizeof kTransactionId),
+                   Bytes(),
+                   &merchant,
+                   ec ? Bytes(party_v) : Bytes()};
   PhaseTimes times;
   Result<SecretBytes> composed = RunToken(input, &times);
-  // A pending refusal: the signature alone decides, whatever the rest of the token holds.
-  TokenInput refusal{&s, View(message), View(signature), nullptr, Bytes(), Bytes(), Bytes()};
+  // A pending refusal: the digest and the signature alone decide, whatever the rest holds.
+  TokenInput refusal = input;
+  refusal.key = nullptr;
+  refusal.party_v = Bytes();
   Result<SecretBytes> refused = RunToken(refusal, nullptr);
   FUZZ_CHECK(verdict.value() ? (refused.ok() && refused.value().size() == 0)
                              : (!refused.ok() && refused.error() == Error::kSignature));
+  uint8_t wrong[sizeof digest];
+  std::memcpy(wrong, digest, sizeof digest);
+  wrong[data.size() % sizeof wrong] ^= 0x01;
+  TokenInput mismatch = refusal;
+  mismatch.message_digest = Bytes(wrong, sizeof wrong);
+  Result<SecretBytes> mismatched = RunToken(mismatch, nullptr);
+  FUZZ_CHECK(!mismatched.ok() && mismatched.error() == Error::kDigest);
   if (s.type() != (ec ? KeyType::kEc : KeyType::kRsa)) {
     FUZZ_CHECK(!composed.ok() && composed.error() == Error::kArgument);
     return;

@@ -54,6 +54,26 @@ describe.each([
     await expectCode(mint({ version: 'EC_v1', signingTime, merchant: 'ecRotated' }).paymentData, undefined, 'SIGNING_TIME_TOO_OLD');
   });
 
+  test.each(['EC_v1', 'RSA_v1'] as const)(
+    '%s: a messageDigest that does not match the token outranks a bad signature, a stale signing time and an unknown merchant key',
+    async (version) => {
+      const digestMessage = 'the signed message digest does not match the token';
+      const expectDigest = async (token: unknown): Promise<void> => {
+        const match = { code: 'SIGNATURE_INVALID', message: digestMessage };
+        await withPath(() => expect(verifier.verifyAndDecrypt(token)).rejects.toMatchObject(match));
+        await withPath(async () => expect(() => verifier.verifyAndDecryptSync(token)).toThrow(expect.objectContaining(match)));
+      };
+      const messageDigestOverride = Buffer.alloc(32, 7);
+      const stale = new Date(Math.floor(Date.now() / 1000) * 1000 - 3_600_000);
+      await expectDigest(mint({ version, cms: { messageDigestOverride } }).paymentData);
+      await expectDigest(mint({ version, signingTime: stale, cms: { messageDigestOverride } }).paymentData);
+      // A merchant key the verifier does not hold (the test PKI's spare is an EC key).
+      if (version === 'EC_v1') await expectDigest(mint({ version, merchant: 'ecRotated', cms: { messageDigestOverride } }).paymentData);
+      // Signed with another key as well (an RSA_v1 token signed so names the wrong algorithm, which its parse refuses first).
+      if (version === 'EC_v1') await expectDigest(badlySigned({ version, signingTime: stale, cms: { messageDigestOverride } }).paymentData);
+    },
+  );
+
   test('valid tokens pass on both APIs, EC_v1 and RSA_v1', async () => {
     for (const version of ['EC_v1', 'RSA_v1'] as const) {
       const m = mint({ version });
