@@ -94,6 +94,19 @@ export interface NativeBinding {
     phases?: Float64Array | null,
   ): Promise<Buffer | null>;
 
+  /**
+   * The index of the first UTF-16 code unit below U+0020 in `text`, or -1: one pass at memory speed,
+   * so that the strict JSON reader can skip its per-string check on a token that has none.
+   */
+  firstControlCharacter(text: string): number;
+
+  /**
+   * Decodes canonical base64 (standard alphabet, '=' padding to a multiple of four, zero unused bits)
+   * into `out`, which must be exactly as long as the text's bytes; false (with `out` partly written)
+   * for any other text, a length mismatch included. ERR_ARGUMENT only for JS types.
+   */
+  decodeBase64Into(text: string, out: Uint8Array): boolean;
+
   // Single primitives, for known-answer and Wycheproof tests and for the bench's OpenSSL limit; the
   // token path never calls them.
   ecdh(key: MerchantKeyHandle, ephemeralPublicKey: Uint8Array): Buffer;

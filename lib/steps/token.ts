@@ -103,7 +103,7 @@ function toObject(input: unknown, limits: TokenLimits): Record<string, unknown> 
     }
     return paymentData;
   }
-  if (WRAPPER_MEMBERS.some((member) => member in value)) {
+  if (WRAPPER_MEMBERS[0]! in value || WRAPPER_MEMBERS[1]! in value) {
     throw malformed('token carries wrapper members but no paymentData', 'paymentData');
   }
   return value;
@@ -176,7 +176,8 @@ function readPaymentData(pd: Record<string, unknown>, limits: TokenLimits): Pars
       limit: limits.maxSignatureBytes,
     });
   }
-  const signature = base64Field(pd, 'signature', 'signature');
+  const signature = decodeBase64(signatureText);
+  if (signature === null) throw malformed('signature is not canonical base64', 'signature');
   // The text cap above rounds up to whole base64 quanta; the decoded size is the contract.
   if (signature.length > limits.maxSignatureBytes) {
     throw new ApplePayError('TOKEN_TOO_LARGE', `signature exceeds ${limits.maxSignatureBytes} bytes`, {
@@ -206,7 +207,9 @@ function readPaymentData(pd: Record<string, unknown>, limits: TokenLimits): Pars
   const publicKeyHash = base64Field(header, 'publicKeyHash', 'header.publicKeyHash');
   if (publicKeyHash.length !== 32) throw malformed('publicKeyHash is not a SHA-256 hash', 'header.publicKeyHash');
 
-  const transactionIdBytes = hexField(header, 'transactionId', 'header.transactionId');
+  const transactionIdText = requireString(header, 'transactionId', 'header.transactionId');
+  const transactionIdBytes = decodeHex(transactionIdText);
+  if (transactionIdBytes === null) throw malformed('header.transactionId is not hex', 'header.transactionId');
   // The signed content is a plain concatenation ending in transactionId ‖ applicationData, so only fixed
   // lengths keep its boundaries where Apple put them: a 64-byte transactionId could be a genuine one with
   // the applicationData moved into it, a new id for the replay guard on the same payment.
@@ -220,7 +223,8 @@ function readPaymentData(pd: Record<string, unknown>, limits: TokenLimits): Pars
     applicationDataBytes = hexField(header, 'applicationData', 'header.applicationData');
     if (applicationDataBytes.length !== APPLICATION_DATA_BYTES)
       throw malformed('applicationData is not a SHA-256 hash', 'header.applicationData');
-    applicationData = applicationDataBytes.toString('hex');
+    // Valid hex of either case: lower-casing the text is the canonical spelling of its bytes.
+    applicationData = (header.applicationData as string).toLowerCase();
   }
 
   return {
@@ -229,7 +233,7 @@ function readPaymentData(pd: Record<string, unknown>, limits: TokenLimits): Pars
     signature,
     headerKey,
     publicKeyHash,
-    transactionId: transactionIdBytes.toString('hex'),
+    transactionId: transactionIdText.toLowerCase(),
     transactionIdBytes,
     applicationData,
     applicationDataBytes,

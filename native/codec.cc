@@ -1,0 +1,177 @@
+// Two bulk passes that JavaScript makes at about a nanosecond per character on a one-byte string
+// (a regular expression or a charCodeAt loop) and C makes at memory speed:
+//
+//   firstControlCharacter(text)  index of the first UTF-16 unit below U+0020, or -1. The strict
+//                                JSON reader skips its per-string check when a whole token has
+//                                none.
+//   decodeBase64Into(text, out)  decodes canonical base64 (docs/token-format.md#strict-decoding)
+//                                into `out`, whose length the caller computed from the text; false
+//                                for anything that is not the one canonical encoding of
+//                                `out.length` bytes, `out` then holding garbage the caller must
+//                                drop.
+//
+// Both read the string as UTF-16 code units: a one-byte copy would fold U+0141 onto 'A'. The
+// decoder is scalar on purpose: Node's vectorised base64 decoder slows the native call after it
+// (the token operation) on CPUs where it uses AVX-512.
+#include "codec.h"
+
+#include <cstdint>
+#include <memory>
+
+namespace applepay {
+namespace {
+
+// Strings up to this many code units are copied onto the stack; longer ones (never a real token
+// field, but a caller may pass a 64 KB token) onto the heap.
+constexpr size_t kStackUnits = 4096;
+
+// The standard alphabet (RFC 4648 table 1) as four tables, each holding a symbol's six bits already
+// at their place in a 24-bit group, so that one quantum is four loads and three ORs. Bit 24 marks
+// every byte value that is not a symbol; units above 255 are caught apart (see DecodeCanonical).
+constexpr uint32_t kNotSymbol = 1u << 24;
+struct Alphabet {
+  uint32_t at[4][256];
+  constexpr Alphabet() : at() {
+    for (int k = 0; k < 4; k++) {
+      for (int i = 0; i < 256; i++) at[k][i] = kNotSymbol;
+    }
+    const char* symbols = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    for (uint32_t v = 0; v < 64; v++) {
+      const uint8_t symbol = static_cast<uint8_t>(symbols[v]);
+      for (int k = 0; k < 4; k++) at[k][symbol] = v << (18 - 6 * k);
+    }
+  }
+};
+constexpr Alphabet kAlphabet;
+
+inline uint32_t Symbol(int k, char16_t unit) { return kAlphabet.at[k][unit & 0xFF]; }
+
+[[noreturn]] void ThrowArgument(Napi::Env env, const char* argument) {
+  // The same shape as addon.cc's ERR_ARGUMENT: a programming error, never input-dependent text.
+  Napi::Error error = Napi::TypeError::New(env, std::string("Invalid argument: ") + argument);
+  error.Set("code", Napi::String::New(env, "ERR_ARGUMENT"));
+  throw error;
+}
+
+// The string's UTF-16 code units, copied once (N-API offers no borrowed view of a string).
+class Units {
+ public:
+  Units(Napi::Env env, napi_value value) {
+    size_t length = 0;
+    if (napi_get_value_string_utf16(env, value, nullptr, 0, &length) != napi_ok) {
+      ThrowArgument(env, "text");
+    }
+    if (length >= kStackUnits) {
+      heap_.reset(new char16_t[length + 1]);
+      data_ = heap_.get();
+    } else {
+      data_ = stack_;
+    }
+    size_t copied = 0;
+    if (napi_get_value_string_utf16(env, value, data_, length + 1, &copied) != napi_ok ||
+        copied != length) {
+      ThrowArgument(env, "text");
+    }
+    size_ = length;
+  }
+  Units(const Units&) = delete;
+  Units& operator=(const Units&) = delete;
+
+  const char16_t* data() const { return data_; }
+  size_t size() const { return size_; }
+
+ private:
+  char16_t stack_[kStackUnits];
+  std::unique_ptr<char16_t[]> heap_;
+  char16_t* data_ = nullptr;
+  size_t size_ = 0;
+};
+
+Napi::Value FirstControlCharacter(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsString()) ThrowArgument(env, "text");
+  const Units text(env, info[0]);
+  const char16_t* units = text.data();
+  const size_t size = text.size();
+  // Blocks without an early exit, so that the compiler vectorises the common case (no hit).
+  constexpr size_t kBlock = 64;
+  size_t i = 0;
+  for (; i + kBlock <= size; i += kBlock) {
+    int hit = 0;
+    for (size_t j = 0; j < kBlock; j++) hit |= units[i + j] < 0x20;
+    if (hit) break;
+  }
+  for (; i < size; i++) {
+    if (units[i] < 0x20) return Napi::Number::New(env, static_cast<double>(i));
+  }
+  return Napi::Number::New(env, -1);
+}
+
+// Canonical means: a multiple of four units, all from the standard alphabet except one or two
+// final '=' and exactly as many as the byte count needs, and zero in the bits the padding leaves
+// unused, so that no second text decodes to the same bytes.
+bool DecodeCanonical(const char16_t* text, size_t size, uint8_t* out, size_t out_size) {
+  if (size % 4 != 0) return false;
+  if (size == 0) return out_size == 0;
+  size_t padding = 0;
+  if (text[size - 1] == u'=') padding = text[size - 2] == u'=' ? 2 : 1;
+  if (out_size != size / 4 * 3 - padding) return false;
+  const size_t full = padding == 0 ? size : size - 4;
+  uint32_t invalid = 0;
+  // The tables see a unit's low byte only; a unit above 255 shows in the OR of all of them.
+  uint32_t wide = 0;
+  for (size_t i = 0, o = 0; i < full; i += 4, o += 3) {
+    wide |= text[i] | text[i + 1] | text[i + 2] | text[i + 3];
+    const uint32_t v = Symbol(0, text[i]) | Symbol(1, text[i + 1]) | Symbol(2, text[i + 2]) |
+                       Symbol(3, text[i + 3]);
+    invalid |= v;
+    out[o] = static_cast<uint8_t>(v >> 16);
+    out[o + 1] = static_cast<uint8_t>(v >> 8);
+    out[o + 2] = static_cast<uint8_t>(v);
+  }
+  if ((invalid & kNotSymbol) || (wide >> 8)) return false;
+  if (padding == 0) return true;
+  const char16_t* last = text + size - 4;
+  if ((last[0] | last[1] | last[2]) >> 8) return false;
+  uint8_t* tail = out + full / 4 * 3;
+  if (padding == 2) {
+    // "xy==": one byte; the low four bits of y are unused and must be zero.
+    const uint32_t v = Symbol(0, last[0]) | Symbol(1, last[1]);
+    if (v & (kNotSymbol | 0xF000)) return false;
+    tail[0] = static_cast<uint8_t>(v >> 16);
+    return true;
+  }
+  // "xyz=": two bytes; the low two bits of z are unused and must be zero.
+  const uint32_t v = Symbol(0, last[0]) | Symbol(1, last[1]) | Symbol(2, last[2]);
+  if (v & (kNotSymbol | 0x00C0)) return false;
+  tail[0] = static_cast<uint8_t>(v >> 16);
+  tail[1] = static_cast<uint8_t>(v >> 8);
+  return true;
+}
+
+Napi::Value DecodeBase64Into(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsString()) ThrowArgument(env, "text");
+  if (!info[1].IsTypedArray() ||
+      info[1].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+    ThrowArgument(env, "out");
+  }
+  Napi::Uint8Array out = info[1].As<Napi::Uint8Array>();
+  if (out.ArrayBuffer().IsDetached()) ThrowArgument(env, "out");
+  const Units text(env, info[0]);
+  return Napi::Boolean::New(
+      env, DecodeCanonical(text.data(), text.size(), out.Data(), out.ByteLength()));
+}
+
+}  // namespace
+
+void RegisterCodec(Napi::Env env, Napi::Object exports) {
+  exports.DefineProperties({
+      Napi::PropertyDescriptor::Function(env, exports, "firstControlCharacter",
+                                         FirstControlCharacter, napi_enumerable),
+      Napi::PropertyDescriptor::Function(env, exports, "decodeBase64Into", DecodeBase64Into,
+                                         napi_enumerable),
+  });
+}
+
+}  // namespace applepay
