@@ -252,8 +252,16 @@ describe('parseStrictJson against the reader it replaced', () => {
       `{"a":"${long}\u0000"`,
       `"${long}\\"`,
       `"${long}`,
+      `{"a":"x\\ny","b":"p\\tq","c":"${long}\\/","d":"plain","e":"\\"\\\\"}`,
     ];
     for (const text of cases) sameJson(text);
+    // Escapes in several strings, with plain strings between them, every position mutated.
+    const escaped = JSON.stringify({ a: 'x\ny', b: 'plain', c: `${long}"é\u2028`, d: ['\t', 'q', '\\/'], e: { f: '\u0001"' } });
+    for (const m of mutations(
+      escaped,
+      indices(escaped.length).filter((i) => i < 80 || i > 400),
+    ))
+      sameJson(m);
     const next = random(7);
     const pool = '{}[],:"\\ \n\t0123456789-+.eEtrufalsn"abQ\u0001\u001f\u2028';
     for (let n = 0; n < 40_000; n++) {
