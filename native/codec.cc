@@ -1,18 +1,16 @@
 // Two bulk passes that JavaScript makes at about a nanosecond per character on a one-byte string
 // (a regular expression or a charCodeAt loop) and C makes at memory speed:
 //
-//   firstControlCharacter(text)  index of the first UTF-16 unit below U+0020, or -1. The strict
-//                                JSON reader skips its per-string check when a whole token has
-//                                none.
-//   decodeBase64Into(text, out)  decodes canonical base64 (docs/token-format.md#strict-decoding)
-//                                into `out`, whose length the caller computed from the text; false
-//                                for anything that is not the one canonical encoding of
-//                                `out.length` bytes, `out` then holding garbage the caller must
-//                                drop.
+//   mayHoldControlCharacters(text)  false when no UTF-16 unit of the text is below U+0020; the
+//                                   strict JSON reader then skips its per-string check.
+//   decodeBase64Into(text, out)     decodes canonical base64 (docs/token-format.md#strict-decoding)
+//                                   into `out`, whose length the caller computed from the text;
+//                                   false for anything that is not the one canonical encoding of
+//                                   `out.length` bytes (`out` is then garbage, to be dropped).
 //
-// Both read the string as UTF-16 code units: a one-byte copy would fold U+0141 onto 'A'. The
-// decoder is scalar on purpose: Node's vectorised base64 decoder slows the native call after it
-// (the token operation) on CPUs where it uses AVX-512.
+// The decoder reads UTF-16 code units (a one-byte copy would fold U+0141 onto 'A') and is scalar on
+// purpose: Node's vectorised base64 decoder slows the native call after it (the token operation) on
+// CPUs where it uses AVX-512.
 #include "codec.h"
 
 #include <cstdint>
@@ -87,24 +85,33 @@ class Units {
   size_t size_ = 0;
 };
 
-Napi::Value FirstControlCharacter(const Napi::CallbackInfo& info) {
+// The string's low bytes, copied once: a unit below U+0020 stays below 0x20, so a text whose copy
+// has no such byte has no such unit. A wide unit can only add false alarms (U+0101 reads as 0x01),
+// which send the caller to its exact check.
+Napi::Value MayHoldControlCharacters(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 1 || !info[0].IsString()) ThrowArgument(env, "text");
-  const Units text(env, info[0]);
-  const char16_t* units = text.data();
-  const size_t size = text.size();
-  // Blocks without an early exit, so that the compiler vectorises the common case (no hit).
-  constexpr size_t kBlock = 64;
-  size_t i = 0;
-  for (; i + kBlock <= size; i += kBlock) {
-    int hit = 0;
-    for (size_t j = 0; j < kBlock; j++) hit |= units[i + j] < 0x20;
-    if (hit) break;
+  size_t length = 0;
+  if (napi_get_value_string_latin1(env, info[0], nullptr, 0, &length) != napi_ok) {
+    ThrowArgument(env, "text");
   }
-  for (; i < size; i++) {
-    if (units[i] < 0x20) return Napi::Number::New(env, static_cast<double>(i));
+  char stack[kStackUnits * 2];
+  std::unique_ptr<char[]> heap;
+  char* bytes = stack;
+  if (length >= sizeof stack) {
+    heap.reset(new char[length + 1]);
+    bytes = heap.get();
   }
-  return Napi::Number::New(env, -1);
+  size_t copied = 0;
+  if (napi_get_value_string_latin1(env, info[0], bytes, length + 1, &copied) != napi_ok ||
+      copied != length) {
+    ThrowArgument(env, "text");
+  }
+  const uint8_t* units = reinterpret_cast<const uint8_t*>(bytes);
+  // No early exit, so that the compiler vectorises the loop.
+  int hit = 0;
+  for (size_t i = 0; i < length; i++) hit |= units[i] < 0x20;
+  return Napi::Boolean::New(env, hit != 0);
 }
 
 // Canonical means: a multiple of four units, all from the standard alphabet except one or two
@@ -167,8 +174,8 @@ Napi::Value DecodeBase64Into(const Napi::CallbackInfo& info) {
 
 void RegisterCodec(Napi::Env env, Napi::Object exports) {
   exports.DefineProperties({
-      Napi::PropertyDescriptor::Function(env, exports, "firstControlCharacter",
-                                         FirstControlCharacter, napi_enumerable),
+      Napi::PropertyDescriptor::Function(env, exports, "mayHoldControlCharacters",
+                                         MayHoldControlCharacters, napi_enumerable),
       Napi::PropertyDescriptor::Function(env, exports, "decodeBase64Into", DecodeBase64Into,
                                          napi_enumerable),
   });

@@ -7,7 +7,7 @@
 
 namespace applepay {
 
-// Adds firstControlCharacter and decodeBase64Into to the addon's exports (see codec.cc).
+// Adds mayHoldControlCharacters and decodeBase64Into to the addon's exports (see codec.cc).
 void RegisterCodec(Napi::Env env, Napi::Object exports);
 
 }  // namespace applepay

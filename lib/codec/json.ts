@@ -59,7 +59,7 @@ class Reader {
     private readonly limits: JsonLimits,
   ) {
     this.nextBackslash = text.indexOf('\\');
-    this.mayHoldControl = text.length < WHOLE_TEXT_SCAN || native.firstControlCharacter(text) >= 0;
+    this.mayHoldControl = text.length < WHOLE_TEXT_SCAN || native.mayHoldControlCharacters(text);
   }
 
   fail(message: string): never {

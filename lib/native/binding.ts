@@ -95,10 +95,11 @@ export interface NativeBinding {
   ): Promise<Buffer | null>;
 
   /**
-   * The index of the first UTF-16 code unit below U+0020 in `text`, or -1: one pass at memory speed,
-   * so that the strict JSON reader can skip its per-string check on a token that has none.
+   * false when no UTF-16 code unit of `text` is below U+0020 (one pass at memory speed); true when one
+   * may be: it reads low bytes, so a wide unit such as U+0101 raises a false alarm, never a missed one.
+   * The strict JSON reader skips its per-string check on a token that gets false.
    */
-  firstControlCharacter(text: string): number;
+  mayHoldControlCharacters(text: string): boolean;
 
   /**
    * Decodes canonical base64 (standard alphabet, '=' padding to a multiple of four, zero unused bits)

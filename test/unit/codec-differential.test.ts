@@ -182,7 +182,14 @@ describe('decodeBase64 (native) against the round-trip decoder', () => {
     expect(() => native.decodeBase64Into('QQ==', new Uint16Array(1) as unknown as Uint8Array)).toThrow(
       expect.objectContaining({ code: 'ERR_ARGUMENT' }),
     );
-    expect(() => native.firstControlCharacter(null as unknown as string)).toThrow(expect.objectContaining({ code: 'ERR_ARGUMENT' }));
+    expect(() => native.mayHoldControlCharacters(null as unknown as string)).toThrow(expect.objectContaining({ code: 'ERR_ARGUMENT' }));
+    const long = 'Q'.repeat(10_000);
+    expect(native.mayHoldControlCharacters(long)).toBe(false);
+    expect(native.mayHoldControlCharacters(long + '\u001f')).toBe(true);
+    expect(native.mayHoldControlCharacters('\u0000' + long)).toBe(true);
+    expect(native.mayHoldControlCharacters(long + '\u2028\u0120')).toBe(false);
+    // A false alarm on a wide unit is allowed (the reader then checks each string exactly).
+    expect(native.mayHoldControlCharacters(long + '\u0101')).toBe(true);
   });
 });
 
