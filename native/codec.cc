@@ -14,7 +14,13 @@
 #include "codec.h"
 
 #include <cstdint>
+#include <cstring>
 #include <memory>
+
+#if defined(__SSE2__) || defined(_M_X64)
+#include <emmintrin.h>
+#define APPLEPAY_CODEC_SSE2 1
+#endif
 
 namespace applepay {
 namespace {
@@ -43,6 +49,13 @@ struct Alphabet {
 constexpr Alphabet kAlphabet;
 
 inline uint32_t Symbol(int k, char16_t unit) { return kAlphabet.at[k][unit & 0xFF]; }
+
+// Four units as a 24-bit group (plus kNotSymbol if any is not a symbol); their OR goes into `wide`.
+inline uint32_t Quantum(const char16_t* units, uint32_t* wide) {
+  const uint32_t a = units[0], b = units[1], c = units[2], d = units[3];
+  *wide |= a | b | c | d;
+  return Symbol(0, a) | Symbol(1, b) | Symbol(2, c) | Symbol(3, d);
+}
 
 [[noreturn]] void ThrowArgument(Napi::Env env, const char* argument) {
   // The same shape as addon.cc's ERR_ARGUMENT: a programming error, never input-dependent text.
@@ -114,10 +127,59 @@ Napi::Value MayHoldControlCharacters(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(env, hit != 0);
 }
 
+#ifdef APPLEPAY_CODEC_SSE2
+// Sixteen units at once with SSE2 only (every x86-64 CPU has it; nothing wider, so no AVX-512
+// either): their 12 bytes into out[0..12] plus one scratch byte at out[12], which the caller has
+// room for. false if any unit is not a symbol of the standard alphabet.
+inline bool DecodeBlock16(const char16_t* units, uint8_t* out) {
+  const __m128i low = _mm_loadu_si128(reinterpret_cast<const __m128i*>(units));
+  const __m128i high = _mm_loadu_si128(reinterpret_cast<const __m128i*>(units + 8));
+  // Signed saturation: 0x0100-0x7FFF become 0xFF and 0x8000-0xFFFF become 0x00, neither a symbol.
+  const __m128i x = _mm_packus_epi16(low, high);
+  // Signed compares: bytes from 0x80 up are negative and fall in no range.
+  const auto in = [&x](char first, char last) {
+    return _mm_and_si128(_mm_cmpgt_epi8(x, _mm_set1_epi8(static_cast<char>(first - 1))),
+                         _mm_cmplt_epi8(x, _mm_set1_epi8(static_cast<char>(last + 1))));
+  };
+  const __m128i upper = in('A', 'Z');
+  const __m128i lower = in('a', 'z');
+  const __m128i digit = in('0', '9');
+  const __m128i plus = _mm_cmpeq_epi8(x, _mm_set1_epi8('+'));
+  const __m128i slash = _mm_cmpeq_epi8(x, _mm_set1_epi8('/'));
+  const __m128i valid =
+      _mm_or_si128(_mm_or_si128(upper, lower), _mm_or_si128(digit, _mm_or_si128(plus, slash)));
+  if (_mm_movemask_epi8(valid) != 0xFFFF) return false;
+  // Each class's distance from its symbols to their six-bit values: A=0, a=26, 0=52, +=62, /=63.
+  __m128i shift = _mm_and_si128(upper, _mm_set1_epi8(-'A'));
+  shift = _mm_or_si128(shift, _mm_and_si128(lower, _mm_set1_epi8(26 - 'a')));
+  shift = _mm_or_si128(shift, _mm_and_si128(digit, _mm_set1_epi8(52 - '0')));
+  shift = _mm_or_si128(shift, _mm_and_si128(plus, _mm_set1_epi8(62 - '+')));
+  shift = _mm_or_si128(shift, _mm_and_si128(slash, _mm_set1_epi8(63 - '/')));
+  const __m128i sextets = _mm_add_epi8(x, shift);
+  // Pairs to 12 bits in each 16-bit lane (first symbol in the low byte), then to 24 bits per lane.
+  const __m128i pairs = _mm_or_si128(
+      _mm_slli_epi16(_mm_and_si128(sextets, _mm_set1_epi16(0xFF)), 6), _mm_srli_epi16(sextets, 8));
+  const __m128i groups = _mm_madd_epi16(pairs, _mm_set1_epi32(0x00011000));
+  // Each 32-bit lane holds its three bytes with the first at bits 16-23: reversed into memory
+  // order, then each 64-bit half squeezed to six bytes, written as two overlapping eight-byte
+  // stores.
+  const __m128i ordered = _mm_or_si128(
+      _mm_or_si128(_mm_srli_epi32(groups, 16), _mm_and_si128(groups, _mm_set1_epi32(0x0000FF00))),
+      _mm_slli_epi32(_mm_and_si128(groups, _mm_set1_epi32(0x000000FF)), 16));
+  const __m128i squeezed = _mm_or_si128(
+      _mm_and_si128(ordered, _mm_set1_epi64x(0x00000000FFFFFFFFLL)),
+      _mm_and_si128(_mm_srli_epi64(ordered, 8), _mm_set1_epi64x(0x0000FFFFFF000000LL)));
+  _mm_storel_epi64(reinterpret_cast<__m128i*>(out), squeezed);
+  _mm_storel_epi64(reinterpret_cast<__m128i*>(out + 6), _mm_srli_si128(squeezed, 8));
+  return true;
+}
+#endif
+
 // Canonical means: a multiple of four units, all from the standard alphabet except one or two
 // final '=' and exactly as many as the byte count needs, and zero in the bits the padding leaves
 // unused, so that no second text decodes to the same bytes.
-bool DecodeCanonical(const char16_t* text, size_t size, uint8_t* out, size_t out_size) {
+bool DecodeCanonical(const char16_t* __restrict text, size_t size, uint8_t* __restrict out,
+                     size_t out_size) {
   if (size % 4 != 0) return false;
   if (size == 0) return out_size == 0;
   size_t padding = 0;
@@ -127,10 +189,24 @@ bool DecodeCanonical(const char16_t* text, size_t size, uint8_t* out, size_t out
   uint32_t invalid = 0;
   // The tables see a unit's low byte only; a unit above 255 shows in the OR of all of them.
   uint32_t wide = 0;
-  for (size_t i = 0, o = 0; i < full; i += 4, o += 3) {
-    wide |= text[i] | text[i + 1] | text[i + 2] | text[i + 3];
-    const uint32_t v = Symbol(0, text[i]) | Symbol(1, text[i + 1]) | Symbol(2, text[i + 2]) |
-                       Symbol(3, text[i + 3]);
+  size_t i = 0;
+  size_t o = 0;
+#ifdef APPLEPAY_CODEC_SSE2
+  // Blocks while at least one more full quantum follows (room for the two scratch bytes).
+  for (; i + 16 < full; i += 16, o += 12) {
+    if (!DecodeBlock16(text + i, out + o)) return false;
+  }
+#endif
+  // One four-byte store per quantum (its fourth byte overwritten by the next) while room follows.
+  for (; i + 4 < full; i += 4, o += 3) {
+    const uint32_t v = Quantum(text + i, &wide);
+    invalid |= v;
+    const uint8_t bytes[4] = {static_cast<uint8_t>(v >> 16), static_cast<uint8_t>(v >> 8),
+                              static_cast<uint8_t>(v), 0};
+    std::memcpy(out + o, bytes, 4);
+  }
+  for (; i < full; i += 4, o += 3) {
+    const uint32_t v = Quantum(text + i, &wide);
     invalid |= v;
     out[o] = static_cast<uint8_t>(v >> 16);
     out[o + 1] = static_cast<uint8_t>(v >> 8);
