@@ -153,12 +153,6 @@ function base64Field(obj: Record<string, unknown>, key: string, field: string): 
   return bytes;
 }
 
-function hexField(obj: Record<string, unknown>, key: string, field: string): Buffer {
-  const bytes = decodeHex(requireString(obj, key, field));
-  if (bytes === null) throw malformed(`${field} is not hex`, field);
-  return bytes;
-}
-
 function readPaymentData(pd: Record<string, unknown>, limits: TokenLimits): ParsedToken {
   const versionText = requireString(pd, 'version', 'version');
   if (versionText !== 'EC_v1' && versionText !== 'RSA_v1') {
@@ -220,11 +214,13 @@ function readPaymentData(pd: Record<string, unknown>, limits: TokenLimits): Pars
   let applicationDataBytes: Buffer | undefined;
   let applicationData: string | undefined;
   if (header.applicationData !== undefined) {
-    applicationDataBytes = hexField(header, 'applicationData', 'header.applicationData');
-    if (applicationDataBytes.length !== APPLICATION_DATA_BYTES)
-      throw malformed('applicationData is not a SHA-256 hash', 'header.applicationData');
-    // Valid hex of either case: lower-casing the text is the canonical spelling of its bytes.
-    applicationData = (header.applicationData as string).toLowerCase();
+    const text = requireString(header, 'applicationData', 'header.applicationData');
+    const bytes = decodeHex(text);
+    if (bytes === null) throw malformed('header.applicationData is not hex', 'header.applicationData');
+    if (bytes.length !== APPLICATION_DATA_BYTES) throw malformed('applicationData is not a SHA-256 hash', 'header.applicationData');
+    applicationDataBytes = bytes;
+    // Valid hex of either case: the lower-cased text is the hex of its bytes, without encoding them again.
+    applicationData = text.toLowerCase();
   }
 
   return {
