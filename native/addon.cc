@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "codec.h"
 #include "merchant_key.h"
 #include "ossl.h"
 #include "primitives.h"
@@ -341,6 +342,7 @@ class Addon : public Napi::Addon<Addon> {
                     InstanceMethod<&Addon::ImportPublicKey>("importPublicKey", napi_enumerable),
                     InstanceMethod<&Addon::VerifySignature>("verifySignature", napi_enumerable),
                 });
+    RegisterCodec(env, exports);
   }
 
   // Handed from ImportKey to the KeyHandle constructor within one synchronous call; empty at all

@@ -5,6 +5,7 @@
 // prototype. This reader rejects both, bounds nesting depth and object width, and otherwise follows
 // RFC 8259's grammar exactly (no comments, no trailing commas, no leading zeros, no raw control
 // characters in strings).
+import { native } from '../native/binding.js';
 
 export class JsonError extends Error {
   constructor(
@@ -29,6 +30,9 @@ const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 // Characters a JSON string may not hold raw (RFC 8259 section 7).
 const CONTROL_CHAR = /[\u0000-\u001f]/;
 const NUMBER_SOURCE = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/.source;
+// From this size on, one native pass over the whole text answers "any control character at all?"
+// faster than a regular expression over each string (a token is 3-4 KB of base64 in a few strings).
+const WHOLE_TEXT_SCAN = 256;
 
 export function parseStrictJson(text: string, limits: JsonLimits): JsonValue {
   const reader = new Reader(text, limits);
@@ -41,13 +45,22 @@ export function parseStrictJson(text: string, limits: JsonLimits): JsonValue {
 
 class Reader {
   pos = 0;
-  // A sticky pattern carries its position in lastIndex: one per reader, never shared module state.
-  private readonly numberPattern = new RegExp(NUMBER_SOURCE, 'y');
+  // A sticky pattern carries its position in lastIndex: one per reader, never shared module state;
+  // made on the first number, as a token has none.
+  private numberPattern: RegExp | null = null;
+  // The first backslash at or after some position at or before the current string: a string ends
+  // before it or holds an escape. One search for the whole text instead of one to its end per string.
+  private nextBackslash: number;
+  // False once the whole text is known to hold no code unit below U+0020, so no string can.
+  private readonly mayHoldControl: boolean;
 
   constructor(
     private readonly text: string,
     private readonly limits: JsonLimits,
-  ) {}
+  ) {
+    this.nextBackslash = text.indexOf('\\');
+    this.mayHoldControl = text.length < WHOLE_TEXT_SCAN || native.mayHoldControlCharacters(text);
+  }
 
   fail(message: string): never {
     throw new JsonError(message, this.pos);
@@ -92,8 +105,9 @@ class Reader {
   }
 
   private number(): number {
-    this.numberPattern.lastIndex = this.pos;
-    const m = this.numberPattern.exec(this.text);
+    const pattern = (this.numberPattern ??= new RegExp(NUMBER_SOURCE, 'y'));
+    pattern.lastIndex = this.pos;
+    const m = pattern.exec(this.text);
     if (m === null || m[0].length === 0) return this.fail('invalid JSON number');
     this.pos += m[0].length;
     const n = Number(m[0]);
@@ -106,11 +120,12 @@ class Reader {
     const start = this.pos + 1;
     const close = t.indexOf('"', start);
     if (close < 0) return this.fail('unterminated JSON string');
-    const backslash = t.indexOf('\\', start);
+    let backslash = this.nextBackslash;
+    if (backslash >= 0 && backslash < start) backslash = this.nextBackslash = t.indexOf('\\', start);
     // Tokens are mostly long base64 and hex strings without escapes: take them in one slice.
     if (backslash < 0 || backslash > close) {
       const s = t.slice(start, close);
-      if (CONTROL_CHAR.test(s)) this.fail('control character in JSON string');
+      if (this.mayHoldControl && CONTROL_CHAR.test(s)) this.fail('control character in JSON string');
       this.pos = close + 1;
       return s;
     }

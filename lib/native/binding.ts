@@ -105,6 +105,20 @@ export interface NativeBinding {
     phases?: Float64Array | null,
   ): Promise<Buffer | null>;
 
+  /**
+   * false when no UTF-16 code unit of `text` is below U+0020 (one pass at memory speed); true when one
+   * may be: it reads low bytes, so a wide unit such as U+0101 raises a false alarm, never a missed one.
+   * The strict JSON reader skips its per-string check on a token that gets false.
+   */
+  mayHoldControlCharacters(text: string): boolean;
+
+  /**
+   * Decodes canonical base64 (standard alphabet, '=' padding to a multiple of four, zero unused bits)
+   * into `out`, which must be exactly as long as the text's bytes; false (with `out` partly written)
+   * for any other text, a length mismatch included. ERR_ARGUMENT only for JS types.
+   */
+  decodeBase64Into(text: string, out: Uint8Array): boolean;
+
   // Single primitives, for known-answer and Wycheproof tests and for the bench's OpenSSL limit; the
   // token path never calls them.
   ecdh(key: MerchantKeyHandle, ephemeralPublicKey: Uint8Array): Buffer;

@@ -103,7 +103,7 @@ function toObject(input: unknown, limits: TokenLimits): Record<string, unknown> 
     }
     return paymentData;
   }
-  if (WRAPPER_MEMBERS.some((member) => member in value)) {
+  if (WRAPPER_MEMBERS[0]! in value || WRAPPER_MEMBERS[1]! in value) {
     throw malformed('token carries wrapper members but no paymentData', 'paymentData');
   }
   return value;
@@ -153,12 +153,6 @@ function base64Field(obj: Record<string, unknown>, key: string, field: string): 
   return bytes;
 }
 
-function hexField(obj: Record<string, unknown>, key: string, field: string): Buffer {
-  const bytes = decodeHex(requireString(obj, key, field));
-  if (bytes === null) throw malformed(`${field} is not hex`, field);
-  return bytes;
-}
-
 function readPaymentData(pd: Record<string, unknown>, limits: TokenLimits): ParsedToken {
   const versionText = requireString(pd, 'version', 'version');
   if (versionText !== 'EC_v1' && versionText !== 'RSA_v1') {
@@ -176,7 +170,8 @@ function readPaymentData(pd: Record<string, unknown>, limits: TokenLimits): Pars
       limit: limits.maxSignatureBytes,
     });
   }
-  const signature = base64Field(pd, 'signature', 'signature');
+  const signature = decodeBase64(signatureText);
+  if (signature === null) throw malformed('signature is not canonical base64', 'signature');
   // The text cap above rounds up to whole base64 quanta; the decoded size is the contract.
   if (signature.length > limits.maxSignatureBytes) {
     throw new ApplePayError('TOKEN_TOO_LARGE', `signature exceeds ${limits.maxSignatureBytes} bytes`, {
@@ -206,7 +201,9 @@ function readPaymentData(pd: Record<string, unknown>, limits: TokenLimits): Pars
   const publicKeyHash = base64Field(header, 'publicKeyHash', 'header.publicKeyHash');
   if (publicKeyHash.length !== 32) throw malformed('publicKeyHash is not a SHA-256 hash', 'header.publicKeyHash');
 
-  const transactionIdBytes = hexField(header, 'transactionId', 'header.transactionId');
+  const transactionIdText = requireString(header, 'transactionId', 'header.transactionId');
+  const transactionIdBytes = decodeHex(transactionIdText);
+  if (transactionIdBytes === null) throw malformed('header.transactionId is not hex', 'header.transactionId');
   // The signed content is a plain concatenation ending in transactionId ‖ applicationData, so only fixed
   // lengths keep its boundaries where Apple put them: a 64-byte transactionId could be a genuine one with
   // the applicationData moved into it, a new id for the replay guard on the same payment.
@@ -217,10 +214,13 @@ function readPaymentData(pd: Record<string, unknown>, limits: TokenLimits): Pars
   let applicationDataBytes: Buffer | undefined;
   let applicationData: string | undefined;
   if (header.applicationData !== undefined) {
-    applicationDataBytes = hexField(header, 'applicationData', 'header.applicationData');
-    if (applicationDataBytes.length !== APPLICATION_DATA_BYTES)
-      throw malformed('applicationData is not a SHA-256 hash', 'header.applicationData');
-    applicationData = applicationDataBytes.toString('hex');
+    const text = requireString(header, 'applicationData', 'header.applicationData');
+    const bytes = decodeHex(text);
+    if (bytes === null) throw malformed('header.applicationData is not hex', 'header.applicationData');
+    if (bytes.length !== APPLICATION_DATA_BYTES) throw malformed('applicationData is not a SHA-256 hash', 'header.applicationData');
+    applicationDataBytes = bytes;
+    // Valid hex of either case: the lower-cased text is the hex of its bytes, without encoding them again.
+    applicationData = text.toLowerCase();
   }
 
   return {
@@ -229,7 +229,7 @@ function readPaymentData(pd: Record<string, unknown>, limits: TokenLimits): Pars
     signature,
     headerKey,
     publicKeyHash,
-    transactionId: transactionIdBytes.toString('hex'),
+    transactionId: transactionIdText.toLowerCase(),
     transactionIdBytes,
     applicationData,
     applicationDataBytes,

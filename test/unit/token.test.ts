@@ -36,6 +36,15 @@ describe('parseToken', () => {
     expect(parsed.transactionIdBytes).toEqual(Buffer.from('ab'.repeat(32), 'hex'));
   });
 
+  test('mixed-case hex reads as the lower-case hex of its bytes (transactionId and applicationData)', () => {
+    const token = mint({ version: 'EC_v1', transactionId: 'aB0f'.repeat(16), applicationData: 'Cd9E'.repeat(16) });
+    const parsed = parse(token.paymentData);
+    expect(parsed.transactionId).toBe(parsed.transactionIdBytes.toString('hex'));
+    expect(parsed.transactionId).toBe('ab0f'.repeat(16));
+    expect(parsed.applicationData).toBe(parsed.applicationDataBytes!.toString('hex'));
+    expect(parsed.applicationData).toBe('cd9e'.repeat(16));
+  });
+
   test("Apple Pay JS's wrapper is unwrapped; a wrapper naming another transaction is refused", () => {
     const token = mint({ version: 'RSA_v1' });
     const id = token.expected.transactionId;

@@ -1,0 +1,246 @@
+// The decoders as they were before the native base64 decoder and the faster JSON reader (commit
+// 9e88d5b), kept verbatim as oracles: test/unit/codec-differential.test.ts checks that the current
+// ones accept, refuse and report exactly as these did, on many real, mutated and random inputs.
+// Not used by the package.
+import { JsonError, type JsonLimits, type JsonValue } from '../../lib/codec/json.js';
+
+/** Canonical base64 by round trip through Node's lenient decoder and its canonical encoder. */
+export function referenceDecodeBase64(text: string): Buffer | null {
+  const bytes = Buffer.from(text, 'base64');
+  if (bytes.toString('base64') !== text) return null;
+  return bytes;
+}
+
+const HEX = /^(?:[0-9a-fA-F]{2})*$/;
+
+export function referenceDecodeHex(text: string): Buffer | null {
+  if (!HEX.test(text)) return null;
+  return Buffer.from(text, 'hex');
+}
+
+const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+// Characters a JSON string may not hold raw (RFC 8259 section 7).
+const CONTROL_CHAR = /[\u0000-\u001f]/;
+const NUMBER_SOURCE = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/.source;
+
+export function referenceParseStrictJson(text: string, limits: JsonLimits): JsonValue {
+  const reader = new Reader(text, limits);
+  reader.skipWhitespace();
+  const value = reader.value(0);
+  reader.skipWhitespace();
+  if (reader.pos !== text.length) reader.fail('unexpected data after the JSON value');
+  return value;
+}
+
+class Reader {
+  pos = 0;
+  // A sticky pattern carries its position in lastIndex: one per reader, never shared module state.
+  private readonly numberPattern = new RegExp(NUMBER_SOURCE, 'y');
+
+  constructor(
+    private readonly text: string,
+    private readonly limits: JsonLimits,
+  ) {}
+
+  fail(message: string): never {
+    throw new JsonError(message, this.pos);
+  }
+
+  skipWhitespace(): void {
+    const t = this.text;
+    let p = this.pos;
+    for (;;) {
+      const c = t.charCodeAt(p);
+      if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) p++;
+      else break;
+    }
+    this.pos = p;
+  }
+
+  value(depth: number): JsonValue {
+    const c = this.text.charCodeAt(this.pos);
+    switch (c) {
+      case 0x7b: // {
+        return this.object(depth + 1);
+      case 0x5b: // [
+        return this.array(depth + 1);
+      case 0x22: // "
+        return this.string();
+      case 0x74: // t
+        return this.literal('true', true);
+      case 0x66: // f
+        return this.literal('false', false);
+      case 0x6e: // n
+        return this.literal('null', null);
+      default:
+        if (c === 0x2d || (c >= 0x30 && c <= 0x39)) return this.number();
+        return this.fail(Number.isNaN(c) ? 'unexpected end of JSON' : 'unexpected character in JSON');
+    }
+  }
+
+  private literal<T>(word: string, result: T): T {
+    if (!this.text.startsWith(word, this.pos)) this.fail('invalid JSON literal');
+    this.pos += word.length;
+    return result;
+  }
+
+  private number(): number {
+    this.numberPattern.lastIndex = this.pos;
+    const m = this.numberPattern.exec(this.text);
+    if (m === null || m[0].length === 0) return this.fail('invalid JSON number');
+    this.pos += m[0].length;
+    const n = Number(m[0]);
+    if (!Number.isFinite(n)) this.fail('JSON number out of range');
+    return n;
+  }
+
+  string(): string {
+    const t = this.text;
+    const start = this.pos + 1;
+    const close = t.indexOf('"', start);
+    if (close < 0) return this.fail('unterminated JSON string');
+    const backslash = t.indexOf('\\', start);
+    // Tokens are mostly long base64 and hex strings without escapes: take them in one slice.
+    if (backslash < 0 || backslash > close) {
+      const s = t.slice(start, close);
+      if (CONTROL_CHAR.test(s)) this.fail('control character in JSON string');
+      this.pos = close + 1;
+      return s;
+    }
+    return this.escapedString(start);
+  }
+
+  private escapedString(start: number): string {
+    const t = this.text;
+    let out = '';
+    let p = start;
+    let chunk = p;
+    for (;;) {
+      if (p >= t.length) return this.fail('unterminated JSON string');
+      const c = t.charCodeAt(p);
+      if (c === 0x22) break;
+      if (c < 0x20) {
+        this.pos = p;
+        this.fail('control character in JSON string');
+      }
+      if (c !== 0x5c) {
+        p++;
+        continue;
+      }
+      out += t.slice(chunk, p);
+      const e = t.charCodeAt(p + 1);
+      switch (e) {
+        case 0x22:
+          out += '"';
+          break;
+        case 0x5c:
+          out += '\\';
+          break;
+        case 0x2f:
+          out += '/';
+          break;
+        case 0x62:
+          out += '\b';
+          break;
+        case 0x66:
+          out += '\f';
+          break;
+        case 0x6e:
+          out += '\n';
+          break;
+        case 0x72:
+          out += '\r';
+          break;
+        case 0x74:
+          out += '\t';
+          break;
+        case 0x75: {
+          const hex = t.slice(p + 2, p + 6);
+          if (!/^[0-9a-fA-F]{4}$/.test(hex)) {
+            this.pos = p;
+            this.fail('invalid \\u escape in JSON string');
+          }
+          out += String.fromCharCode(parseInt(hex, 16));
+          p += 4;
+          break;
+        }
+        default:
+          this.pos = p;
+          this.fail('invalid escape in JSON string');
+      }
+      p += 2;
+      chunk = p;
+    }
+    out += t.slice(chunk, p);
+    this.pos = p + 1;
+    return out;
+  }
+
+  private enter(depth: number): void {
+    if (depth > this.limits.maxDepth) this.fail('JSON nested too deeply');
+    this.pos++;
+    this.skipWhitespace();
+  }
+
+  private object(depth: number): { [key: string]: JsonValue } {
+    this.enter(depth);
+    // An ordinary object is safe here because the prototype keys are refused before any assignment.
+    const out: { [key: string]: JsonValue } = {};
+    let size = 0;
+    if (this.text.charCodeAt(this.pos) === 0x7d) {
+      this.pos++;
+      return out;
+    }
+    for (;;) {
+      if (this.text.charCodeAt(this.pos) !== 0x22) this.fail('expected a string key in JSON object');
+      const keyAt = this.pos;
+      const key = this.string();
+      if (FORBIDDEN_KEYS.has(key)) {
+        this.pos = keyAt;
+        this.fail('forbidden key in JSON object');
+      }
+      // Own properties only: "toString" is no duplicate just because Object.prototype has one.
+      if (Object.hasOwn(out, key)) {
+        this.pos = keyAt;
+        this.fail('duplicate key in JSON object');
+      }
+      if (++size > this.limits.maxEntries) this.fail('too many keys in JSON object');
+      this.skipWhitespace();
+      if (this.text.charCodeAt(this.pos) !== 0x3a) this.fail("expected ':' in JSON object");
+      this.pos++;
+      this.skipWhitespace();
+      out[key] = this.value(depth);
+      this.skipWhitespace();
+      const c = this.text.charCodeAt(this.pos);
+      this.pos++;
+      if (c === 0x7d) return out;
+      if (c !== 0x2c) {
+        this.pos--;
+        this.fail("expected ',' or '}' in JSON object");
+      }
+      this.skipWhitespace();
+    }
+  }
+
+  private array(depth: number): JsonValue[] {
+    this.enter(depth);
+    const out: JsonValue[] = [];
+    if (this.text.charCodeAt(this.pos) === 0x5d) {
+      this.pos++;
+      return out;
+    }
+    for (;;) {
+      out.push(this.value(depth));
+      if (out.length > this.limits.maxEntries) this.fail('too many elements in JSON array');
+      this.skipWhitespace();
+      const c = this.text.charCodeAt(this.pos);
+      this.pos++;
+      if (c === 0x5d) return out;
+      if (c !== 0x2c) {
+        this.pos--;
+        this.fail("expected ',' or ']' in JSON array");
+      }
+      this.skipWhitespace();
+    }
+  }
+}
