@@ -10,6 +10,7 @@
       "target_name": "applepay_verify",
       "sources": [
         "native/addon.cc",
+        "native/fixed_base.cc",
         "native/merchant_key.cc",
         "native/primitives.cc",
         "native/token.cc"

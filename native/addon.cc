@@ -328,6 +328,10 @@ class Addon : public Napi::Addon<Addon> {
                     InstanceMethod<&Addon::RsaOaepDecryptJs>("rsaOaepDecrypt", napi_enumerable),
                     InstanceMethod<&Addon::ImportPublicKey>("importPublicKey", napi_enumerable),
                     InstanceMethod<&Addon::VerifySignature>("verifySignature", napi_enumerable),
+                    InstanceMethod<&Addon::VerifySignatureEvp>("verifySignatureEvp", napi_enumerable),
+                    InstanceMethod<&Addon::VerifySignatureFixedBase>("verifySignatureFixedBase",
+                                                                     napi_enumerable),
+                    InstanceMethod<&Addon::FixedBaseState>("fixedBaseState", napi_enumerable),
                 });
   }
 
@@ -485,6 +489,33 @@ class Addon : public Napi::Addon<Addon> {
     const Bytes message = GetOptionalInput(info, 1, "message");
     const Bytes signature = GetInput(info, 2, "signature");
     return ReturnOrThrow(info.Env(), applepay::VerifySignature(*signer, message, signature));
+  }
+
+  // Test and bench hooks (not part of the package's API): the two verification paths forced, and
+  // the key's fixed-base state ("none", "building", "ready"; null for an RSA key). The fixed-base
+  // form builds the table on this thread when there is none, about a millisecond, once per key.
+  Napi::Value VerifySignatureEvp(const Napi::CallbackInfo& info) {
+    ClearErrorOnReturn clear_errors;
+    const auto signer = GetSigner(info, 0);
+    const Bytes message = GetOptionalInput(info, 1, "message");
+    const Bytes signature = GetInput(info, 2, "signature");
+    return ReturnOrThrow(info.Env(), applepay::VerifySignatureEvp(*signer, message, signature));
+  }
+
+  Napi::Value VerifySignatureFixedBase(const Napi::CallbackInfo& info) {
+    ClearErrorOnReturn clear_errors;
+    const auto signer = GetSigner(info, 0);
+    const Bytes message = GetOptionalInput(info, 1, "message");
+    const Bytes signature = GetInput(info, 2, "signature");
+    return ReturnOrThrow(info.Env(),
+                         applepay::VerifySignatureFixedBase(*signer, message, signature));
+  }
+
+  Napi::Value FixedBaseState(const Napi::CallbackInfo& info) {
+    const auto signer = GetSigner(info, 0);
+    const applepay::FixedBaseState* state = signer->fixed_base();
+    if (state == nullptr) return info.Env().Null();
+    return Napi::String::New(info.Env(), state->Describe());
   }
 
   Napi::Value Ecdh(const Napi::CallbackInfo& info) {
