@@ -328,11 +328,14 @@ class Addon : public Napi::Addon<Addon> {
                     InstanceMethod<&Addon::RsaOaepDecryptJs>("rsaOaepDecrypt", napi_enumerable),
                     InstanceMethod<&Addon::ImportPublicKey>("importPublicKey", napi_enumerable),
                     InstanceMethod<&Addon::VerifySignature>("verifySignature", napi_enumerable),
-                    InstanceMethod<&Addon::VerifySignatureEvp>("verifySignatureEvp", napi_enumerable),
-                    InstanceMethod<&Addon::VerifySignatureFixedBase>("verifySignatureFixedBase",
-                                                                     napi_enumerable),
-                    InstanceMethod<&Addon::FixedBaseState>("fixedBaseState", napi_enumerable),
                 });
+    // Test and bench hooks for the fixed-base verifier (see the methods).
+    DefineProperties(exports,
+                     {
+                         InstanceMethod<&Addon::EvpVerify>("verifySignatureEvp"),
+                         InstanceMethod<&Addon::FixedBaseVerify>("verifySignatureFixedBase"),
+                         InstanceMethod<&Addon::FixedBaseState>("fixedBaseState"),
+                     });
   }
 
   // Handed from ImportKey to the KeyHandle constructor within one synchronous call; empty at all
@@ -494,7 +497,7 @@ class Addon : public Napi::Addon<Addon> {
   // Test and bench hooks (not part of the package's API): the two verification paths forced, and
   // the key's fixed-base state ("none", "building", "ready"; null for an RSA key). The fixed-base
   // form builds the table on this thread when there is none, about a millisecond, once per key.
-  Napi::Value VerifySignatureEvp(const Napi::CallbackInfo& info) {
+  Napi::Value EvpVerify(const Napi::CallbackInfo& info) {
     ClearErrorOnReturn clear_errors;
     const auto signer = GetSigner(info, 0);
     const Bytes message = GetOptionalInput(info, 1, "message");
@@ -502,7 +505,7 @@ class Addon : public Napi::Addon<Addon> {
     return ReturnOrThrow(info.Env(), applepay::VerifySignatureEvp(*signer, message, signature));
   }
 
-  Napi::Value VerifySignatureFixedBase(const Napi::CallbackInfo& info) {
+  Napi::Value FixedBaseVerify(const Napi::CallbackInfo& info) {
     ClearErrorOnReturn clear_errors;
     const auto signer = GetSigner(info, 0);
     const Bytes message = GetOptionalInput(info, 1, "message");
