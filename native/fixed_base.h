@@ -54,8 +54,12 @@ class FixedBaseState {
   // false if no thread could be started (the EVP path stays).
   static bool BuildInBackground(std::shared_ptr<FixedBaseState> state);
 
-  // Test and bench hook: "none", "building" or "ready".
+  // Test and bench hook: "none", "building", "ready" or "off".
   const char* Describe() const;
+
+  // Bench hook: keeps a key without a table on the EVP path for good (the A/B comparison of the
+  // token operation). false if the key already has a table or a build was already claimed.
+  bool KeepOnEvp();
 
  private:
   uint8_t x_[32];
@@ -63,6 +67,7 @@ class FixedBaseState {
   std::atomic<const P256Table*> table_{nullptr};  // owned once published; freed in the destructor
   std::atomic<uint32_t> uses_{0};
   std::atomic<bool> build_claimed_{false};
+  std::atomic<bool> kept_on_evp_{false};
 };
 
 // The fixed-base state for an EC P-256 public key (null for any other key, or if the coordinates
