@@ -28,7 +28,7 @@
 #if defined(__SIZEOF_INT128__)
 
 // The arithmetic below is written as loops over four limbs; fully unrolled and inlined (what these
-// hints ask GCC and Clang for) it runs about twice as fast, the limbs then living in registers.
+// hints ask GCC and Clang for) a point addition measured about a quarter faster with GCC 12.
 #define APPLEPAY_UNROLL _Pragma("GCC unroll 8")
 #define APPLEPAY_INLINE inline __attribute__((always_inline))
 
