@@ -32,7 +32,15 @@ function ab(rounds: number, n: number, a: (i: number) => unknown, b: (i: number)
   const tb: number[] = [];
   const ratios: number[] = [];
   for (let r = 0; r < rounds; r++) {
-    const [x, y] = r % 2 === 0 ? [time(n, a), time(n, b)] : ((q) => [q[1], q[0]])([time(n, b), time(n, a)]);
+    let x: number;
+    let y: number;
+    if (r % 2 === 0) {
+      x = time(n, a);
+      y = time(n, b);
+    } else {
+      y = time(n, b);
+      x = time(n, a);
+    }
     ta.push(x);
     tb.push(y);
     ratios.push(y / x);
