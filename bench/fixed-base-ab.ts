@@ -92,6 +92,31 @@ const fmt = (x: number): string => x.toFixed(1);
   hooks.verifySignatureFixedBase(fastSigner, Buffer.alloc(0), Buffer.alloc(8, 0x30));
   if (hooks.fixedBaseState(fastSigner) !== 'ready' || hooks.fixedBaseState(evpSigner) !== 'off') throw new Error('states');
   const [before, after, ratio] = ab(40, 250, run(evpSigner), run(fastSigner));
+  // The signature phase inside the token operation, as the addon times it (phases[0]), tokens
+  // alternating between the two signers.
+  const phases = new Float64Array(2);
+  const phase: [number[], number[]] = [[], []];
+  for (let j = 0; j < 4 * N; j++) {
+    const side = j % 2;
+    const i = (j >> 1) % N;
+    const s = signed[i]!.signer;
+    const t = tokens[i]!;
+    native.token(
+      false,
+      side === 0 ? evpSigner : fastSigner,
+      s.signedAttributes,
+      s.signature,
+      merchantKey,
+      t.headerKey,
+      partyV,
+      t.data,
+      phases,
+    );
+    (side === 0 ? phase[0] : phase[1]).push(phases[0]!);
+  }
+  console.log(
+    `signature phase inside native.token (${2 * N} tokens each, alternating): EVP ${fmt(median(phase[0]))} us, fixed-base ${fmt(median(phase[1]))} us, ratio ${(median(phase[1]) / median(phase[0])).toFixed(3)}`,
+  );
   console.log(
     `native.token EC_v1 (40 rounds x 250 tokens each): EVP signer ${fmt(before)} us, fixed-base signer ${fmt(after)} us, ratio ${ratio.toFixed(3)}`,
   );
