@@ -11,6 +11,7 @@
       "sources": [
         "native/addon.cc",
         "native/codec.cc",
+        "native/fixed_base.cc",
         "native/merchant_key.cc",
         "native/primitives.cc",
         "native/token.cc"
@@ -18,7 +19,12 @@
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")"
       ],
+      # OPENSSL_API_COMPAT=30000 with OPENSSL_NO_DEPRECATED hides every declaration OpenSSL 3.0
+      # deprecates, so a deprecated call is a compile error in every build, not only a warning
+      # under werror=1: a later Node that drops one cannot leave the addon silently missing a symbol.
       "defines": [
+        "OPENSSL_API_COMPAT=30000",
+        "OPENSSL_NO_DEPRECATED",
         "NAPI_VERSION=8",
         "NODE_ADDON_API_DISABLE_DEPRECATED",
         "NODE_API_NO_EXTERNAL_BUFFERS_ALLOWED",

@@ -10,23 +10,69 @@
 
 namespace applepay {
 
-Result<bool> VerifySignature(const SignerKey& key, Bytes message, Bytes signature) {
-  // Lengths no valid signature can have are refused before any work: OpenSSL would otherwise
-  // parse up to a megabyte of DER integers (EC), and it left-pads a short RSA signature.
-  if (signature.size == 0 || signature.size > key.signature_max_size()) return false;
-  if (key.type() == KeyType::kRsa && signature.size != key.signature_max_size()) return false;
+namespace {
 
-  uint8_t digest[32];
+// The fixed-base path (fixed_base.h) takes over from EVP for a hot P-256 signer key once its
+// table is published. Enabled only because it agrees with EVP_PKEY_verify on every Wycheproof
+// vector and on the randomised proof (bench/fixed-base-proof.ts, native/README.md).
+constexpr bool kFixedBaseEnabled = true;
+
+// Lengths no valid signature can have are refused before any work: OpenSSL would otherwise
+// parse up to a megabyte of DER integers (EC), and it left-pads a short RSA signature.
+bool PlausibleLength(const SignerKey& key, Bytes signature) {
+  if (signature.size == 0 || signature.size > key.signature_max_size()) return false;
+  return key.type() != KeyType::kRsa || signature.size == key.signature_max_size();
+}
+
+bool Sha256(const SignerKey& key, Bytes message, uint8_t digest[32]) {
   unsigned int digest_len = 0;
-  if (EVP_Digest(message.data, message.size, digest, &digest_len, key.sha256(), nullptr) != 1 ||
-      digest_len != sizeof digest) {
-    return Error::kInternal;
-  }
+  return EVP_Digest(message.data, message.size, digest, &digest_len, key.sha256(), nullptr) == 1 &&
+         digest_len == 32;
+}
+
+Result<bool> EvpVerify(const SignerKey& key, const uint8_t digest[32], Bytes signature) {
   EvpPkeyCtxPtr ctx = key.NewVerifyContext();
   if (!ctx) return Error::kInternal;
   // 1 is a valid signature. 0 is a mismatch, and a negative value is OpenSSL failing to decode the
   // signature (the key was validated at import): both mean "does not verify".
-  return EVP_PKEY_verify(ctx.get(), signature.data, signature.size, digest, sizeof digest) == 1;
+  return EVP_PKEY_verify(ctx.get(), signature.data, signature.size, digest, 32) == 1;
+}
+
+}  // namespace
+
+Result<bool> VerifySignature(const SignerKey& key, Bytes message, Bytes signature) {
+  if (!PlausibleLength(key, signature)) return false;
+  uint8_t digest[32];
+  if (!Sha256(key, message, digest)) return Error::kInternal;
+  FixedBaseState* fixed_base = kFixedBaseEnabled ? key.fixed_base() : nullptr;
+  if (fixed_base != nullptr) {
+    if (const P256Table* table = fixed_base->table()) {
+      return FixedBaseVerify(*table, digest, signature);
+    }
+    // The build runs on its own thread: this call (perhaps on the JS thread) only starts it,
+    // once per key, and verifies through EVP like every call until the table is published.
+    if (fixed_base->NoteUseAndClaimBuild()) {
+      FixedBaseState::BuildInBackground(key.fixed_base_shared());
+    }
+  }
+  return EvpVerify(key, digest, signature);
+}
+
+Result<bool> VerifySignatureEvp(const SignerKey& key, Bytes message, Bytes signature) {
+  if (!PlausibleLength(key, signature)) return false;
+  uint8_t digest[32];
+  if (!Sha256(key, message, digest)) return Error::kInternal;
+  return EvpVerify(key, digest, signature);
+}
+
+Result<bool> VerifySignatureFixedBase(const SignerKey& key, Bytes message, Bytes signature) {
+  FixedBaseState* fixed_base = key.fixed_base();
+  if (fixed_base == nullptr) return Error::kArgument;
+  if (!fixed_base->BuildNow()) return Error::kInternal;
+  if (!PlausibleLength(key, signature)) return false;
+  uint8_t digest[32];
+  if (!Sha256(key, message, digest)) return Error::kInternal;
+  return FixedBaseVerify(*fixed_base->table(), digest, signature);
 }
 
 Result<SharedSecret> Ecdh(const MerchantKey& key, Bytes ephemeral_spki) {

@@ -31,7 +31,15 @@ using DerivedKey = SecretArray<kKdfOutputSize>;
 // other non-canonical encoding fail; r and s must lie in [1, n-1]), or RSASSA-PKCS1-v1_5 with the
 // SHA-256 DigestInfo and a signature of exactly the modulus length. The boolean is the verdict: a
 // malformed signature is false, never an error. kInternal only if no digest or context can be made.
+// A hot P-256 key verifies through its fixed-base table (fixed_base.h) with the same verdicts.
 Result<bool> VerifySignature(const SignerKey& key, Bytes message, Bytes signature);
+
+// Test and bench hooks for the proof that both paths agree (native/README.md): the EVP path
+// whatever the key's state, and the fixed-base path, building the key's table on the calling thread
+// first if there is none (kArgument for a key without fixed-base state: RSA; kInternal if the
+// table cannot be built). The same length rules and verdicts as VerifySignature.
+Result<bool> VerifySignatureEvp(const SignerKey& key, Bytes message, Bytes signature);
+Result<bool> VerifySignatureFixedBase(const SignerKey& key, Bytes message, Bytes signature);
 
 // Z = x-coordinate of d * Q, exactly 32 bytes. Accepts only the 91-byte named-curve P-256 SPKI with
 // an uncompressed point on the curve (kEphemeralKey otherwise); kArgument for a non-EC key.

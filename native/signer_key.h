@@ -4,15 +4,18 @@
 // (the lock only serialises reads of the template), so one instance is shared through
 // shared_ptr<const SignerKey> by the JS handle and by in-flight pool-thread jobs.
 //
+// An EC key also carries its fixed-base verification state (fixed_base.h): the only part that
+// changes after import, and only through atomics (a use counter, then a table published once).
+//
 // ImportPublicKey is defined in merchant_key.cc (it shares the curve and size rules with the
-// merchant key import) and VerifySignature in primitives.cc, so binding.gyp's source list is
-// unchanged.
+// merchant key import) and VerifySignature in primitives.cc.
 #pragma once
 
 #include <memory>
 #include <mutex>
 #include <utility>
 
+#include "fixed_base.h"
 #include "merchant_key.h"
 #include "ossl.h"
 #include "result.h"
@@ -29,7 +32,12 @@ class SignerKey {
         bits_(bits),
         sha256_(std::move(sha256)),
         verify_template_(std::move(verify_template)),
-        signature_max_size_(signature_max_size) {}
+        signature_max_size_(signature_max_size),
+        // The template's key is the imported one; a key whose coordinates cannot be read simply
+        // has no fixed-base state and always verifies through EVP.
+        fixed_base_(type == KeyType::kEc
+                        ? NewFixedBaseState(EVP_PKEY_CTX_get0_pkey(verify_template_.get()))
+                        : nullptr) {}
   SignerKey(const SignerKey&) = delete;
   SignerKey& operator=(const SignerKey&) = delete;
 
@@ -45,6 +53,11 @@ class SignerKey {
   // provider lookups). The template itself is never used for an operation. OpenSSL 3.0's dup only
   // reads the source and takes atomic references, but OpenSSL does not document concurrent dups of
   // one context as safe, so they are serialised; the lock is held for the dup alone.
+  // EC P-256 only (null otherwise): the table state. Shared so that a background build can hold
+  // it without holding the key's OpenSSL objects.
+  FixedBaseState* fixed_base() const { return fixed_base_.get(); }
+  std::shared_ptr<FixedBaseState> fixed_base_shared() const { return fixed_base_; }
+
   EvpPkeyCtxPtr NewVerifyContext() const {
     std::lock_guard<std::mutex> lock(template_lock_);
     return EvpPkeyCtxPtr(EVP_PKEY_CTX_dup(verify_template_.get()));
@@ -57,6 +70,7 @@ class SignerKey {
   const EvpPkeyCtxPtr verify_template_;
   const size_t signature_max_size_;
   mutable std::mutex template_lock_;
+  const std::shared_ptr<FixedBaseState> fixed_base_;
 };
 
 // spki: DER SubjectPublicKeyInfo, nothing after it. Accepts EC P-256 given by its named-curve OID
