@@ -86,7 +86,19 @@ const fmt = (x: number): string => x.toFixed(1);
     const i = j % N;
     const t = tokens[i]!;
     const s = signed[i]!.signer;
-    return native.token(false, signer, s.signedAttributes, s.signature, merchantKey, t.headerKey, partyV, t.data);
+    return native.token(
+      false,
+      signer,
+      s.signedAttributes,
+      s.signature,
+      merchantKey,
+      t.headerKey,
+      partyV,
+      t.data,
+      s.messageDigest,
+      t.transactionIdBytes,
+      t.applicationDataBytes ?? null,
+    );
   };
   run(fastSigner)(0);
   hooks.verifySignatureFixedBase(fastSigner, Buffer.alloc(0), Buffer.alloc(8, 0x30));
@@ -110,6 +122,9 @@ const fmt = (x: number): string => x.toFixed(1);
       t.headerKey,
       partyV,
       t.data,
+      s.messageDigest,
+      t.transactionIdBytes,
+      t.applicationDataBytes ?? null,
       phases,
     );
     (side === 0 ? phase[0] : phase[1]).push(phases[0]!);

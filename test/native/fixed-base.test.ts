@@ -16,6 +16,26 @@ import { parseCertificate } from '../../lib/x509/certificates.js';
 import { loadTestPki, mintToken } from '../../test-vectors/gen/token.js';
 import { loadRealToken } from './fixtures/native-cms.js';
 import { KINDS, genuine, mutate, proofKeys, prng } from './fixtures/fixed-base-cases.js';
+import { createHash } from 'node:crypto';
+import type { ParsedToken } from '../../lib/steps/token.js';
+import type { SignerInfo } from '../../lib/steps/signed-data.js';
+
+// token()'s signed-content arguments after `data` for a signature-only call (key null): some content
+// and its own SHA-256, so that the digest check passes and the signature decides.
+const ONLY_HEADER = Buffer.alloc(91, 1);
+const ONLY_DATA = Buffer.alloc(17, 2);
+const ONLY_ID = Buffer.alloc(32, 3);
+const SIGNATURE_ONLY = [
+  ONLY_HEADER,
+  null,
+  ONLY_DATA,
+  createHash('sha256').update(ONLY_HEADER).update(ONLY_DATA).update(ONLY_ID).digest(),
+  ONLY_ID,
+  null,
+] as const;
+
+// The same arguments for a real token: its messageDigest and the transactionId/applicationData it covers.
+const digestOf = (t: ParsedToken, s: SignerInfo) => [s.messageDigest, t.transactionIdBytes, t.applicationDataBytes ?? null] as const;
 
 interface Hooks {
   verifySignatureEvp(key: SignerKeyHandle, message: Uint8Array, signature: Uint8Array): boolean;
@@ -129,9 +149,9 @@ describe('the table in use', () => {
     expect(hooks.fixedBaseState(signer)).toBe('none'); // the forced-EVP hook does not count as use
 
     const round = async (): Promise<void> => {
-      const pending = cases.map((c) => asyncOutcome(native.token(true, signer, c.message, c.signature, null, null, null, null)));
+      const pending = cases.map((c) => asyncOutcome(native.token(true, signer, c.message, c.signature, null, ...SIGNATURE_ONLY)));
       // Synchronous verifications on this thread at the same time.
-      const sync = cases.map((c) => outcome(() => native.token(false, signer, c.message, c.signature, null, null, null, null)));
+      const sync = cases.map((c) => outcome(() => native.token(false, signer, c.message, c.signature, null, ...SIGNATURE_ONLY)));
       expect(sync).toEqual(expected);
       expect(await Promise.all(pending)).toEqual(expected);
     };
@@ -167,8 +187,22 @@ describe('the table in use', () => {
       tokens.flatMap((t, i) => {
         const s = signed[i]!.signer;
         return [
-          outcome(() => native.token(false, signer, s.signedAttributes, s.signature, merchantKey, t.headerKey, partyV, t.data)),
-          outcome(() => native.token(false, signer, s.signedAttributes, tampered(s.signature), merchantKey, t.headerKey, partyV, t.data)),
+          outcome(() =>
+            native.token(false, signer, s.signedAttributes, s.signature, merchantKey, t.headerKey, partyV, t.data, ...digestOf(t, s)),
+          ),
+          outcome(() =>
+            native.token(
+              false,
+              signer,
+              s.signedAttributes,
+              tampered(s.signature),
+              merchantKey,
+              t.headerKey,
+              partyV,
+              t.data,
+              ...digestOf(t, s),
+            ),
+          ),
         ];
       });
     const pipelineRun = (): string[] =>
