@@ -96,10 +96,13 @@ function floorRsa(leafKey: KeyObject, merchantKey: KeyObject): (t: Prepared) => 
   };
 }
 
-// The OpenSSL limit: the addon's bare primitives, one call per operation.
+// The OpenSSL limit: the addon's bare primitives, one call per operation. The EC signature goes
+// through the addon's EVP hook: a hot signer key would otherwise switch to the fixed-base table
+// (native/README.md), and the limit must stay what OpenSSL itself needs.
+const evpHook = native as unknown as { verifySignatureEvp: typeof native.verifySignature };
 function limitEc(signer: SignerKeyHandle, merchant: MerchantKeyHandle): (t: Prepared) => void {
   return (t) => {
-    if (native.verifySignature(signer, t.signedAttributes, t.signature) !== true) throw new Error('limit: signature');
+    if (evpHook.verifySignatureEvp(signer, t.signedAttributes, t.signature) !== true) throw new Error('limit: signature');
     native.ecdh(merchant, t.ephemeralSpki);
   };
 }
