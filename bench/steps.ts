@@ -31,8 +31,18 @@ const partyV = pki.merchants.ec.identifierHash;
 const tokens = texts.map((t) => parseToken(t, DEFAULT_TOKEN_LIMITS));
 const signed = tokens.map((t) => parseSignedData(t.signature, t.version));
 const chainOf = signed.map((s, i) => chains.validate(s.certificates, tokens[i]!.version, s.signer.signingTime));
-const plaintexts = tokens.map((t, i) =>
-  native.token(false, chainOf[i]!.signerKey!, signed[i]!.signer.signedAttributes, signed[i]!.signer.signature, merchantKey, t.headerKey, partyV, t.data) as Buffer,
+const plaintexts = tokens.map(
+  (t, i) =>
+    native.token(
+      false,
+      chainOf[i]!.signerKey!,
+      signed[i]!.signer.signedAttributes,
+      signed[i]!.signer.signature,
+      merchantKey,
+      t.headerKey,
+      partyV,
+      t.data,
+    ) as Buffer,
 );
 const payments = plaintexts.map((p) => Buffer.from(p));
 
@@ -43,7 +53,16 @@ const steps: Record<string, (i: number) => unknown> = {
   'chain (cached)': (i) => chains.validate(signed[i]!.certificates, 'EC_v1', signed[i]!.signer.signingTime),
   'signer (messageDigest)': (i) => checkSigner(signed[i]!.signer, chainOf[i]!, signedContent(tokens[i]!)),
   'native token operation': (i) =>
-    native.token(false, chainOf[i]!.signerKey!, signed[i]!.signer.signedAttributes, signed[i]!.signer.signature, merchantKey, tokens[i]!.headerKey, partyV, tokens[i]!.data),
+    native.token(
+      false,
+      chainOf[i]!.signerKey!,
+      signed[i]!.signer.signedAttributes,
+      signed[i]!.signer.signature,
+      merchantKey,
+      tokens[i]!.headerKey,
+      partyV,
+      tokens[i]!.data,
+    ),
   'payment (parsePayment)': (i) => parsePayment(payments[i]!),
   'whole sync verification': (i) => verifier.verifyAndDecryptSync(texts[i]!, { now }),
 };
