@@ -8,14 +8,15 @@
 //                                   false for anything that is not the one canonical encoding of
 //                                   `out.length` bytes (`out` is then garbage, to be dropped).
 //
-// The decoder reads UTF-16 code units (a one-byte copy would fold U+0141 onto 'A') and is scalar on
-// purpose: Node's vectorised base64 decoder slows the native call after it (the token operation) on
-// CPUs where it uses AVX-512.
+// The decoder reads UTF-16 code units (a one-byte copy would fold U+0141 onto 'A'). It uses SSE2 at
+// most, never wider vectors: Node's decoder uses AVX-512 where the CPU has it, which was suspected
+// of slowing the native call after it (docs/performance.md has what was measured).
 #include "codec.h"
 
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <string>
 
 #if defined(__SSE2__) || defined(_M_X64)
 #include <emmintrin.h>

@@ -171,6 +171,20 @@ describe('decodeBase64 (native) against the round-trip decoder', () => {
     }
   });
 
+  test('the addon writes inside `out` only, whatever the length and padding', () => {
+    // Pooled Buffers sit side by side in one ArrayBuffer: a byte written past `out` would corrupt
+    // another request's bytes without any crash.
+    for (let n = 0; n <= 120; n++) {
+      const bytes = Buffer.alloc(n);
+      for (let i = 0; i < n; i++) bytes[i] = (i * 89 + n) & 0xff;
+      const arena = Buffer.alloc(n + 32, 0xee);
+      const out = arena.subarray(8, 8 + n);
+      expect(native.decodeBase64Into(bytes.toString('base64'), out)).toBe(true);
+      expect(out.equals(bytes)).toBe(true);
+      expect(arena.subarray(0, 8).every((b) => b === 0xee) && arena.subarray(8 + n).every((b) => b === 0xee)).toBe(true);
+    }
+  });
+
   test('the addon refuses a size that does not match and wrong argument types', () => {
     expect(native.decodeBase64Into('QUI=', Buffer.alloc(2))).toBe(true);
     expect(native.decodeBase64Into('QUI=', Buffer.alloc(1))).toBe(false);
