@@ -66,7 +66,7 @@ function load(name) {
   const headerKey = Buffer.from(token.header.ephemeralPublicKey ?? token.header.wrappedKey, 'base64');
   const transactionId = Buffer.from(token.header.transactionId, 'hex');
   const digest = createHash('sha256').update(headerKey).update(Buffer.from(token.data, 'base64')).update(transactionId).digest();
-  return { token, meta, pem: readFileSync(new URL('merchant_key.pem', dir)), digest, transactionId, ...signerOf(token.signature) };
+  return { token, meta, pem: readFileSync(new URL('merchant_key.TEST-KEY.pem', dir)), digest, transactionId, ...signerOf(token.signature) };
 }
 
 function median(fn, n) {

@@ -1,6 +1,5 @@
 // docs/token-format.md#payment-data: the decrypted payment data. The known fields are checked and typed; fields Apple
 // adds later pass through untouched, so a new field never breaks payments.
-import { isUtf8 } from 'node:buffer';
 import { ApplePayError } from '../errors.js';
 import { JsonError, parseStrictJson, type JsonValue } from '../codec/json.js';
 
@@ -45,6 +44,8 @@ export type Payment =
   | (PaymentCommon & { paymentDataType: '3DSecure'; paymentData: ThreeDSecurePaymentData })
   | (PaymentCommon & { paymentDataType: 'EMV'; paymentData: EmvPaymentData });
 
+// Fatal: a payment that is not strict UTF-8 is refused, never decoded with replacement characters.
+const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 const JSON_LIMITS = { maxDepth: 16, maxEntries: 1024 };
 
 function invalid(message: string, field?: string): ApplePayError {
@@ -141,11 +142,9 @@ function requireBase64(obj: Obj, key: string, prefix: string): void {
 
 /** Parses and checks the plaintext. Messages name fields, never their values. */
 export function parsePayment(plaintext: Uint8Array): Payment {
-  // Strict UTF-8 (no overlong forms, surrogates or truncated sequences), validated before decoding.
-  if (!isUtf8(plaintext)) throw invalid('decrypted payment data is not acceptable JSON');
   let value: JsonValue;
   try {
-    value = parseStrictJson(Buffer.from(plaintext.buffer, plaintext.byteOffset, plaintext.length).toString('utf8'), JSON_LIMITS);
+    value = parseStrictJson(UTF8.decode(plaintext), JSON_LIMITS);
   } catch (err) {
     if (err instanceof JsonError || err instanceof TypeError) throw invalid('decrypted payment data is not acceptable JSON');
     throw err;

@@ -119,8 +119,8 @@ void FuzzToken(Cursor& in, bool ec) {
 }  // namespace
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  ec_key = LoadKey("test-vectors/real/gala-seatgeek-2014/merchant_key.pem");
-  rsa_key = LoadKey("test-vectors/real/basistheory-rsa-2024/merchant_key.pem");
+  ec_key = LoadKey("test-vectors/real/gala-seatgeek-2014/merchant_key.TEST-KEY.pem");
+  rsa_key = LoadKey("test-vectors/real/basistheory-rsa-2024/merchant_key.TEST-KEY.pem");
   static const char kHex[] = "F938F4658CA2C1C9C38B8DFCB5DBB2A2245607DDE2F114620E8468EF52D208CA";
   for (size_t i = 0; i + 1 < sizeof kHex; i += 2) {
     party_v.push_back(static_cast<uint8_t>(std::stoi(std::string(kHex + i, 2), nullptr, 16)));

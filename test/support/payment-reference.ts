@@ -1,5 +1,5 @@
 // The payment check lib/steps/payment.ts replaced (a regular expression per field, base64 checked by
-// a decode and re-encode round trip, a fatal TextDecoder), kept as an oracle: the differential test
+// a decode and re-encode round trip), kept as an oracle: the differential test
 // in test/unit/payment-differential.test.ts holds the faster check to the same verdicts and messages.
 import { ApplePayError } from '../../lib/errors.js';
 import { decodeBase64 } from '../../lib/codec/encoding.js';

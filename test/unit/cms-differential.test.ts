@@ -5,7 +5,7 @@
 // therefore keeps the code it had.
 import { describe, expect, test } from 'vitest';
 import { ApplePayError } from '../../lib/errors.js';
-import { parseSignedData } from '../../lib/steps/signed-data.js';
+import { parseSignedData, signerNames, type SignerInfo } from '../../lib/steps/signed-data.js';
 import { readTime, readTlv } from '../../lib/codec/der.js';
 import { referenceParseSignedData, referenceReadTime } from '../support/signed-data-reference.js';
 import { mint } from '../support/helpers.js';
@@ -131,6 +131,31 @@ describe('readTime agrees with the regular-expression reader it replaced', () =>
         const der = Buffer.concat([Buffer.of(tag, body.length), body]);
         expect(result(readTime, der), `${tag.toString(16)} ${text}`).toBe(result(referenceReadTime, der));
       }
+    }
+  });
+});
+
+describe('signerNames', () => {
+  test('compares issuerAndSerialNumber in place, and on a SignerInfo built by hand alike', () => {
+    const der = mint({ version: 'EC_v1' }).signatureDer;
+    const { signer } = parseSignedData(der, 'EC_v1');
+    const plain: SignerInfo = {
+      issuer: signer.issuer,
+      serialNumber: signer.serialNumber,
+      signedAttributes: signer.signedAttributes,
+      messageDigest: signer.messageDigest,
+      signingTime: signer.signingTime,
+      signature: signer.signature,
+    };
+    for (const s of [signer, plain]) {
+      expect(signerNames(s, signer.issuer, signer.serialNumber)).toBe(true);
+      const otherSerial = Buffer.from(signer.serialNumber);
+      otherSerial[otherSerial.length - 1]! ^= 1;
+      expect(signerNames(s, signer.issuer, otherSerial)).toBe(false);
+      expect(signerNames(s, signer.issuer, signer.serialNumber.subarray(1))).toBe(false);
+      const otherIssuer = Buffer.from(signer.issuer);
+      otherIssuer[otherIssuer.length - 1]! ^= 1;
+      expect(signerNames(s, otherIssuer, signer.serialNumber)).toBe(false);
     }
   });
 });
