@@ -11,7 +11,7 @@ std::vector<uint8_t> party_v;
 }  // namespace
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  key = LoadKey("test-vectors/real/gala-seatgeek-2014/merchant_key.pem");
+  key = LoadKey("test-vectors/real/gala-seatgeek-2014/merchant_key.TEST-KEY.pem");
   // SHA-256("merchant.com.seatgeek.SeatGeek"), from the real set's meta.json.
   static const char kHex[] = "F938F4658CA2C1C9C38B8DFCB5DBB2A2245607DDE2F114620E8468EF52D208CA";
   for (size_t i = 0; i + 1 < sizeof kHex; i += 2) {

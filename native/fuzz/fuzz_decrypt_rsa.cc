@@ -9,7 +9,7 @@ std::shared_ptr<const MerchantKey> key;
 }  // namespace
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  key = LoadKey("test-vectors/real/basistheory-rsa-2024/merchant_key.pem");
+  key = LoadKey("test-vectors/real/basistheory-rsa-2024/merchant_key.TEST-KEY.pem");
   return 0;
 }
 

@@ -16,8 +16,8 @@ std::shared_ptr<const MerchantKey> rsa_key;
 }  // namespace
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  ec_key = LoadKey("test-vectors/real/gala-seatgeek-2014/merchant_key.pem");
-  rsa_key = LoadKey("test-vectors/real/basistheory-rsa-2024/merchant_key.pem");
+  ec_key = LoadKey("test-vectors/real/gala-seatgeek-2014/merchant_key.TEST-KEY.pem");
+  rsa_key = LoadKey("test-vectors/real/basistheory-rsa-2024/merchant_key.TEST-KEY.pem");
   return 0;
 }
 
