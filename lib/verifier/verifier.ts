@@ -1,5 +1,4 @@
 // The public API of applepay-verify.
-import { availableParallelism } from 'node:os';
 import { APPLE_AAI_CA_G3, APPLE_ROOT_CA_G3, APPLE_ROOT_CA_G3_FINGERPRINT } from '../x509/apple-roots.js';
 import { CertificateError, certificateDer, parseCertificate, type ParsedCertificate } from '../x509/certificates.js';
 import { ChainValidator, DEFAULT_CHAIN_CACHE_SIZE } from '../steps/chain.js';
@@ -64,9 +63,10 @@ export interface VerifierOptions {
    */
   trackLastError?: boolean;
   /**
-   * How many of this verifier's token operations may run on libuv's thread pool at once (default:
-   * the machine's available parallelism). The rest wait in arrival order. More than the cores only
-   * delays the event loop: the operations are pure CPU.
+   * How many of this verifier's token operations may occupy libuv's thread pool at once; the rest
+   * wait in arrival order. Default: no bound of its own (libuv's pool, 4 threads unless
+   * UV_THREADPOOL_SIZE says otherwise, is the bound). Set it to keep pool threads free for the
+   * application's file system, DNS and other crypto work under a burst of verifications.
    */
   maxPoolJobs?: number;
 }
@@ -270,7 +270,7 @@ class ApplePayVerifier implements Verifier {
     const trackLastError = options.trackLastError ?? false;
     if (typeof trackLastError !== 'boolean') throw configError('trackLastError must be a boolean', 'trackLastError');
     this.#trackLastError = trackLastError;
-    const maxPoolJobs = positiveInteger(options.maxPoolJobs, availableParallelism(), 1024, 'maxPoolJobs');
+    const maxPoolJobs = positiveInteger(options.maxPoolJobs, Number.POSITIVE_INFINITY, 1024, 'maxPoolJobs');
     this.#state = {
       poolGate: new PoolGate(maxPoolJobs),
       refuseSandbox: options.acceptSandbox === false,
