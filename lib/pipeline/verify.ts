@@ -80,7 +80,7 @@ function plan(state: VerifierState, input: unknown, now: Date, timer: StepTimer 
   const chain = state.chains.validate(certificates, token.version, signer.signingTime);
   timer?.step('chain');
   if (timer !== null) {
-    timer.publicKeyHash = token.publicKeyHash.toString('base64');
+    timer.publicKeyHash = token.publicKeyHashText;
     timer.environment = chain.environment;
   }
   // The messageDigest over the signed content is checked by the native token operation, first (a
@@ -106,7 +106,7 @@ function chooseMerchant(state: VerifierState, token: ParsedToken, signer: Signer
   }
   const stale = freshnessProblem(signer.signingTime, now, state);
   if (stale !== null) return stale;
-  const merchant = state.merchants.get(token.publicKeyHash.toString('base64'));
+  const merchant = state.merchants.get(token.publicKeyHashText);
   if (merchant === undefined || merchant.version !== token.version) {
     return new ApplePayError(
       'MERCHANT_KEY_NOT_FOUND',
@@ -161,7 +161,7 @@ function finish(state: VerifierState, p: Plan, plaintext: Buffer, timer: StepTim
     transactionId: token.transactionId,
     signingTime: signer.signingTime,
     merchantIdentifierHash: merchant.partyV.toString('hex'),
-    publicKeyHash: token.publicKeyHash.toString('base64'),
+    publicKeyHash: token.publicKeyHashText,
     environment: p.chain.environment,
     payment,
   };

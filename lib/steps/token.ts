@@ -15,6 +15,8 @@ export interface ParsedToken {
   /** EC_v1: DER SubjectPublicKeyInfo; RSA_v1: the OAEP-wrapped AES key. */
   readonly headerKey: Buffer;
   readonly publicKeyHash: Buffer;
+  /** The header's publicKeyHash text: canonical base64, so equal to the bytes' own encoding. */
+  readonly publicKeyHashText: string;
   /** Lower-case hex, as the token's case may vary. */
   readonly transactionId: string;
   readonly transactionIdBytes: Buffer;
@@ -198,7 +200,11 @@ function readPaymentData(pd: Record<string, unknown>, limits: TokenLimits): Pars
     }
   }
 
-  const publicKeyHash = base64Field(header, 'publicKeyHash', 'header.publicKeyHash');
+  // Read once: the text is kept (it names the merchant key), and an object handed over already
+  // parsed could answer a second read differently.
+  const publicKeyHashText = requireString(header, 'publicKeyHash', 'header.publicKeyHash');
+  const publicKeyHash = decodeBase64(publicKeyHashText);
+  if (publicKeyHash === null) throw malformed('header.publicKeyHash is not canonical base64', 'header.publicKeyHash');
   if (publicKeyHash.length !== 32) throw malformed('publicKeyHash is not a SHA-256 hash', 'header.publicKeyHash');
 
   const transactionIdText = requireString(header, 'transactionId', 'header.transactionId');
@@ -229,6 +235,7 @@ function readPaymentData(pd: Record<string, unknown>, limits: TokenLimits): Pars
     signature,
     headerKey,
     publicKeyHash,
+    publicKeyHashText,
     transactionId: transactionIdText.toLowerCase(),
     transactionIdBytes,
     applicationData,
