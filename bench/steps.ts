@@ -1,4 +1,4 @@
-// npm run bench:steps: where one EC_v1 token's time goes, step by step, each step timed alone over the
+// npm run bench:steps [-- --rsa]: where one EC_v1 (or RSA_v1) token's time goes, step by step, each step timed alone over the
 // same tokens in interleaved rounds (the median per step). The steps run in the pipeline's order on
 // inputs the previous step produced, so each figure is what that step costs inside a verification.
 import { readFileSync } from 'node:fs';
@@ -13,20 +13,25 @@ import { parseCertificate } from '../dist/x509/certificates.js';
 import { native } from '../dist/native/binding.js';
 import { loadTestPki, mintToken } from '../test-vectors/gen/token.js';
 
-const N = 2000;
+const VERSION = process.argv.includes('--rsa') ? 'RSA_v1' : 'EC_v1';
+const N = VERSION === 'EC_v1' ? 2000 : 1000;
 const ROUNDS = 7;
 const pki = loadTestPki();
 const signingTime = new Date(Math.floor(Date.now() / 1000) * 1000);
 const now = new Date(signingTime.getTime() + 1000);
-const texts = Array.from({ length: N }, () => JSON.stringify(mintToken(pki, { version: 'EC_v1', signingTime }).paymentData));
+const texts = Array.from({ length: N }, () => JSON.stringify(mintToken(pki, { version: VERSION, signingTime }).paymentData));
 
 const verifier = createVerifier({
   rootCertificate: pki.root.certPem,
-  merchants: [{ certificate: pki.merchants.ec.certPem, privateKey: readFileSync(pki.merchants.ec.keyPath) }],
+  merchants: [
+    { certificate: pki.merchants.ec.certPem, privateKey: readFileSync(pki.merchants.ec.keyPath) },
+    { certificate: pki.merchants.rsa.certPem, privateKey: readFileSync(pki.merchants.rsa.keyPath) },
+  ],
 });
 const chains = new ChainValidator(parseCertificate(pki.root.certDer));
-const merchantKey = native.importKey(readFileSync(pki.merchants.ec.keyPath));
-const partyV = pki.merchants.ec.identifierHash;
+const merchant = VERSION === 'EC_v1' ? pki.merchants.ec : pki.merchants.rsa;
+const merchantKey = native.importKey(readFileSync(merchant.keyPath));
+const partyV = VERSION === 'EC_v1' ? pki.merchants.ec.identifierHash : null;
 
 const tokens = texts.map((t) => parseToken(t, DEFAULT_TOKEN_LIMITS));
 const signed = tokens.map((t) => parseSignedData(t.signature, t.version));
@@ -54,8 +59,8 @@ const payments = plaintexts.map((p) => Buffer.from(p));
 const steps: Record<string, (i: number) => unknown> = {
   'JSON (strict parser)': (i) => parseStrictJson(texts[i]!, { maxDepth: 8, maxEntries: 64 }),
   'parseToken (JSON + base64/hex)': (i) => parseToken(texts[i]!, DEFAULT_TOKEN_LIMITS),
-  'CMS (parseSignedData)': (i) => parseSignedData(tokens[i]!.signature, 'EC_v1'),
-  'chain (cached)': (i) => chains.validate(signed[i]!.certificates, 'EC_v1', signed[i]!.signer.signingTime),
+  'CMS (parseSignedData)': (i) => parseSignedData(tokens[i]!.signature, VERSION),
+  'chain (cached)': (i) => chains.validate(signed[i]!.certificates, VERSION, signed[i]!.signer.signingTime),
   // The messageDigest is checked inside the native token operation; what is left in JavaScript is
   // the signer's issuerAndSerialNumber against the leaf.
   'signer (is the leaf)': (i) => checkSignerIsLeaf(signed[i]!.signer, chainOf[i]!),
