@@ -595,8 +595,12 @@ std::shared_ptr<FixedBaseState> NewFixedBaseState(const EVP_PKEY* pkey) {
   if (BN_bn2binpad(x.get(), xb, sizeof xb) != 32 || BN_bn2binpad(y.get(), yb, sizeof yb) != 32) {
     return nullptr;
   }
+  return NewFixedBaseState(xb, yb);
+}
+
+std::shared_ptr<FixedBaseState> NewFixedBaseState(const uint8_t x[32], const uint8_t y[32]) {
   try {
-    return std::make_shared<FixedBaseState>(xb, yb);
+    return std::make_shared<FixedBaseState>(x, y);
   } catch (const std::bad_alloc&) {
     return nullptr;
   }
@@ -622,6 +626,9 @@ bool FixedBaseState::BuildInBackground(std::shared_ptr<FixedBaseState>) { return
 bool FixedBaseState::KeepOnEvp() { return false; }
 const char* FixedBaseState::Describe() const { return "none"; }
 std::shared_ptr<FixedBaseState> NewFixedBaseState(const EVP_PKEY*) { return nullptr; }
+std::shared_ptr<FixedBaseState> NewFixedBaseState(const uint8_t[32], const uint8_t[32]) {
+  return nullptr;
+}
 
 }  // namespace applepay
 

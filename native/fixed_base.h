@@ -73,6 +73,9 @@ class FixedBaseState {
 // The fixed-base state for an EC P-256 public key (null for any other key, or if the coordinates
 // cannot be read: the key then always takes the EVP path).
 std::shared_ptr<FixedBaseState> NewFixedBaseState(const EVP_PKEY* pkey);
+// The same from the coordinates themselves (big-endian, 32 bytes each) of a point already
+// validated.
+std::shared_ptr<FixedBaseState> NewFixedBaseState(const uint8_t x[32], const uint8_t y[32]);
 
 // The verdict of ECDSA P-256 over a SHA-256 digest with the key's table, identical to OpenSSL 3's
 // EVP_PKEY_verify for every input: the signature must be exactly the DER encoding OpenSSL would

@@ -398,9 +398,9 @@ Result<std::shared_ptr<const SignerKey>> ImportPublicKey(Bytes spki) {
     EvpMdPtr sha256(EVP_MD_fetch(nullptr, "SHA2-256", nullptr));
     EvpPkeyCtxPtr verify_template = MakeVerifyTemplate(canonical.value().get(), KeyType::kEc);
     if (!sha256 || !verify_template) return Error::kInternal;
-    return std::make_shared<const SignerKey>(KeyType::kEc, 256, std::move(sha256),
-                                             std::move(verify_template),
-                                             kMaxEcdsaP256SignatureSize);
+    const uint8_t* point = spki.data + sizeof kP256SpkiPrefix;
+    return std::make_shared<const SignerKey>(std::move(sha256), std::move(verify_template),
+                                             kMaxEcdsaP256SignatureSize, point + 1, point + 33);
   }
   const unsigned char* p = spki.data;
   EvpPkeyPtr pkey(d2i_PUBKEY_ex(nullptr, &p, static_cast<long>(spki.size), nullptr, nullptr));
