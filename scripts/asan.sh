@@ -62,7 +62,7 @@ export LD_PRELOAD=$ASAN_RUNTIME
 export ASAN_OPTIONS="halt_on_error=1:detect_leaks=0:abort_on_error=0:log_path=$REPORTS/asan:alloc_dealloc_mismatch=0"
 export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:log_path=$REPORTS/ubsan"
 # shellcheck disable=SC2206
-FILES=(${ASAN_TEST_FILES:-test/native/boundary.test.ts test/native/kat.test.ts test/native/signature.test.ts test/native/token.test.ts test/native/workers.test.ts test/native/wycheproof.test.ts test/corpus/real-tokens.test.ts test/pipeline/codes.test.ts test/adversarial/bounds.test.ts test/adversarial/concurrency.test.ts test/adversarial/faults.test.ts test/adversarial/property.test.ts test/adversarial/secrecy.test.ts})
+FILES=(${ASAN_TEST_FILES:-test/native/boundary.test.ts test/native/kat.test.ts test/native/signature.test.ts test/native/token.test.ts test/native/workers.test.ts test/native/wycheproof.test.ts test/native/fixed-base.test.ts test/unit/codec-differential.test.ts test/unit/cms-differential.test.ts test/corpus/real-tokens.test.ts test/pipeline/codes.test.ts test/adversarial/bounds.test.ts test/adversarial/concurrency.test.ts test/adversarial/faults.test.ts test/adversarial/property.test.ts test/adversarial/secrecy.test.ts})
 echo "running ${FILES[*]} against $ADDON"
 set +e
 npx vitest run "${FILES[@]}"
