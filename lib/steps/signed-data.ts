@@ -118,8 +118,8 @@ function parse(r: DerCursor, version: 'EC_v1' | 'RSA_v1'): SignedData {
   if (r.end !== buf.length) throw malformed('data after the CMS ContentInfo');
 
   // ContentInfo: contentType, [0] EXPLICIT SignedData.
-  let end = r.contentEnd;
-  let p = r.contentStart;
+  const end = r.contentEnd;
+  const p = r.contentStart;
   let n = r.count();
   if (n > 2) throw malformed('unexpected fields in ContentInfo');
   if (n > 0) r.read(p, end, 1);
@@ -128,40 +128,25 @@ function parse(r: DerCursor, version: 'EC_v1' | 'RSA_v1'): SignedData {
   if (n > 1) r.read(r.end, end, 1);
   r.expect(n > 1, TAG.CONTEXT_0, 'SignedData wrapper');
 
-  end = r.contentEnd;
   n = r.count();
   if (n > 1) throw malformed('unexpected data after SignedData');
   if (n > 0) r.first();
   r.expect(n > 0, TAG.SEQUENCE, 'SignedData');
 
   // SignedData: version, digestAlgorithms, encapContentInfo, [0] certificates, signerInfos.
-  end = r.contentEnd;
-  p = r.contentStart;
-  const fieldCount = r.count();
-  let i = 0;
-  // The next field into r, when there is one.
-  const next = (): boolean => {
-    if (i >= fieldCount) {
-      i++;
-      return false;
-    }
-    r.read(p, end, 1);
-    p = r.end;
-    i++;
-    return true;
-  };
+  const fields = new Fields(r);
 
-  r.expect(next(), TAG.INTEGER, 'SignedData version');
+  r.expect(fields.next(), TAG.INTEGER, 'SignedData version');
   if (r.smallInteger('SignedData version') !== 1) throw malformed('SignedData version is not 1');
 
-  r.expect(next(), TAG.SET, 'digestAlgorithms');
+  r.expect(fields.next(), TAG.SET, 'digestAlgorithms');
   n = r.count();
   if (n === 1) r.first();
   if (n !== 1 || !isSha256(r)) {
     throw new ApplePayError('SIGNATURE_INVALID', 'SignedData digest algorithms are not exactly SHA-256', { field: 'signature' });
   }
 
-  r.expect(next(), TAG.SEQUENCE, 'encapContentInfo');
+  r.expect(fields.next(), TAG.SEQUENCE, 'encapContentInfo');
   n = r.count();
   if (n > 0) r.first();
   r.expect(n > 0, TAG.OID, 'eContentType');
@@ -170,7 +155,7 @@ function parse(r: DerCursor, version: 'EC_v1' | 'RSA_v1'): SignedData {
   // accept any `data` alongside. Apple's signatures are always detached.
   if (n !== 1) throw malformed('signature carries encapsulated content; Apple signatures are detached');
 
-  if (!next() || r.currentTag() !== TAG.CONTEXT_0) throw malformed('SignedData carries no certificates');
+  if (!fields.next() || r.currentTag() !== TAG.CONTEXT_0) throw malformed('SignedData carries no certificates');
   const setEnd = r.contentEnd;
   n = r.count();
   const certificates: Buffer[] = [];
@@ -187,15 +172,44 @@ function parse(r: DerCursor, version: 'EC_v1' | 'RSA_v1'): SignedData {
     throw malformed('SignedData must carry exactly the leaf and intermediate certificates');
   }
 
-  const present = next();
+  const present = fields.next();
   if (present && r.currentTag() === TAG.CONTEXT_1) throw malformed('SignedData carries revocation lists');
   r.expect(present, TAG.SET, 'signerInfos');
   n = r.count();
-  if (i !== fieldCount) throw malformed('unexpected fields after signerInfos');
+  if (!fields.exhausted) throw malformed('unexpected fields after signerInfos');
   if (n !== 1) throw malformed(`expected exactly one SignerInfo, found ${n}`);
   r.first();
 
   return { certificates, signer: parseSignerInfo(r, version) };
+}
+
+// The fields of the value a cursor holds, read into that cursor one at a time, in order.
+class Fields {
+  readonly #r: DerCursor;
+  readonly #end: number;
+  readonly #count: number;
+  #p: number;
+  #i = 0;
+
+  constructor(r: DerCursor) {
+    this.#r = r;
+    this.#end = r.contentEnd;
+    this.#p = r.contentStart;
+    this.#count = r.count();
+  }
+
+  /** Reads the next field into the cursor; false past the last (and counted, so `exhausted` turns false). */
+  next(): boolean {
+    if (this.#i++ >= this.#count) return false;
+    this.#r.read(this.#p, this.#end, 1);
+    this.#p = this.#r.end;
+    return true;
+  }
+
+  /** Every field was read, and no read was asked for past the last. */
+  get exhausted(): boolean {
+    return this.#i === this.#count;
+  }
 }
 
 // r holds the SignerInfo.
@@ -203,25 +217,12 @@ function parseSignerInfo(r: DerCursor, version: 'EC_v1' | 'RSA_v1'): ParsedSigne
   const buf = r.buf;
   if (r.indefinite) throw malformed('SignerInfo must be DER');
   r.expect(true, TAG.SEQUENCE, 'SignerInfo');
-  const end = r.contentEnd;
-  let p = r.contentStart;
-  const fieldCount = r.count();
-  let i = 0;
-  const next = (): boolean => {
-    if (i >= fieldCount) {
-      i++;
-      return false;
-    }
-    r.read(p, end, 1);
-    p = r.end;
-    i++;
-    return true;
-  };
+  const fields = new Fields(r);
 
-  r.expect(next(), TAG.INTEGER, 'SignerInfo version');
+  r.expect(fields.next(), TAG.INTEGER, 'SignerInfo version');
   if (r.smallInteger('SignerInfo version') !== 1) throw malformed('SignerInfo version is not 1 (issuerAndSerialNumber)');
 
-  r.expect(next(), TAG.SEQUENCE, 'issuerAndSerialNumber');
+  r.expect(fields.next(), TAG.SEQUENCE, 'issuerAndSerialNumber');
   const sidEnd = r.contentEnd;
   if (r.count() !== 2) throw malformed('malformed issuerAndSerialNumber');
   r.first();
@@ -233,26 +234,26 @@ function parseSignerInfo(r: DerCursor, version: 'EC_v1' | 'RSA_v1'): ParsedSigne
   const serialStart = r.contentStart;
   const serialEnd = r.contentEnd;
 
-  r.expect(next(), TAG.SEQUENCE, 'SignerInfo digestAlgorithm');
+  r.expect(fields.next(), TAG.SEQUENCE, 'SignerInfo digestAlgorithm');
   if (!isSha256(r)) throw new ApplePayError('SIGNATURE_INVALID', 'SignerInfo digest algorithm is not SHA-256', { field: 'signature' });
 
-  if (!next() || r.currentTag() !== TAG.CONTEXT_0) throw malformed('SignerInfo has no signed attributes');
+  if (!fields.next() || r.currentTag() !== TAG.CONTEXT_0) throw malformed('SignerInfo has no signed attributes');
   if (r.indefinite) throw malformed('signed attributes must be DER');
   const attrsStart = r.start;
   const attrsEnd = r.end;
   const attributes = readSignedAttributes(r);
 
-  r.expect(next(), TAG.SEQUENCE, 'signatureAlgorithm');
+  r.expect(fields.next(), TAG.SEQUENCE, 'signatureAlgorithm');
   const pinned = version === 'EC_v1' ? ECDSA_WITH_SHA256 : SHA256_WITH_RSA;
   if (!r.equals(pinned)) {
     throw new ApplePayError('SIGNATURE_INVALID', `signature algorithm is not the one ${version} requires`, { field: 'signature' });
   }
   if (attributes.protectionStart >= 0) checkAlgorithmProtection(r, attributes.protectionStart, attrsEnd, pinned);
 
-  r.expect(next(), TAG.OCTET_STRING, 'signature value');
+  r.expect(fields.next(), TAG.OCTET_STRING, 'signature value');
   if (r.contentEnd === r.contentStart) throw malformed('empty signature value');
   const signature = view(buf, r.contentStart, r.contentEnd);
-  if (i !== fieldCount) throw malformed('SignerInfo carries unsigned attributes or extra fields');
+  if (!fields.exhausted) throw malformed('SignerInfo carries unsigned attributes or extra fields');
 
   // A copy, because its first byte is rewritten: the signature covers the attributes encoded as an
   // explicit SET OF, not as the [0] IMPLICIT field.
