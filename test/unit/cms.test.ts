@@ -5,6 +5,19 @@ import { describe, expect, test } from 'vitest';
 import { parseSignedData } from '../../lib/steps/signed-data.js';
 import { mint, pki } from '../support/helpers.js';
 import { expectCode } from '../support/expect-code.js';
+import { childrenOf, contentOf, encodingOf, tlvAt, type Tlv } from '../support/ber.js';
+import { tlv } from '../../lib/testing/der.js';
+
+// The encoding with `extra` appended inside the element at `path` (child indices from the root), every
+// enclosing element re-encoded with a definite length.
+function appendInside(der: Buffer, path: readonly number[], extra: Buffer): Buffer {
+  const rebuild = (node: Tlv, rest: readonly number[]): Buffer => {
+    if (rest.length === 0) return tlv(node.tag, Buffer.concat([contentOf(der, node), extra]));
+    const parts = childrenOf(der, node).map((child, i) => (i === rest[0] ? rebuild(child, rest.slice(1)) : encodingOf(der, child)));
+    return tlv(node.tag, parts);
+  };
+  return rebuild(tlvAt(der, 0), path);
+}
 
 const sha256 = (b: Uint8Array): Buffer => createHash('sha256').update(b).digest();
 
@@ -63,6 +76,22 @@ describe('parseSignedData', () => {
 
   test('a missing signingTime is its own code', () => {
     expectCode(() => parseSignedData(mint({ version: 'EC_v1', signingTime: null }).signatureDer, 'EC_v1'), 'SIGNING_TIME_MISSING');
+  });
+
+  test('a field after signerInfos, and unsigned attributes in the SignerInfo, are refused', () => {
+    for (const version of ['EC_v1', 'RSA_v1'] as const) {
+      const der = mint({ version }).signatureDer;
+      // ContentInfo > [0] > SignedData: the rebuilt but unchanged encoding still reads.
+      expect(() => parseSignedData(appendInside(der, [1, 0], Buffer.alloc(0)), version)).not.toThrow();
+      const afterSignerInfos = appendInside(der, [1, 0], Buffer.from('0500', 'hex'));
+      expectCode(() => parseSignedData(afterSignerInfos, version), 'SIGNATURE_MALFORMED');
+      expect(() => parseSignedData(afterSignerInfos, version)).toThrow(/unexpected fields after signerInfos/);
+      // SignedData > signerInfos (its fifth field) > the SignerInfo: an [1] IMPLICIT SET OF attributes.
+      const unsignedAttribute = tlv(0x30, [Buffer.from('06092a864886f70d010905', 'hex'), tlv(0x31, [Buffer.from('0500', 'hex')])]);
+      const unsigned = appendInside(der, [1, 0, 4, 0], tlv(0xa1, [unsignedAttribute]));
+      expectCode(() => parseSignedData(unsigned, version), 'SIGNATURE_MALFORMED');
+      expect(() => parseSignedData(unsigned, version)).toThrow(/unsigned attributes or extra fields/);
+    }
   });
 
   test("the version pins the signature algorithm: an EC_v1 token's CMS read as RSA_v1 is refused", () => {
