@@ -9,8 +9,8 @@ import { parseSignedData, type SignerInfo } from '../steps/signed-data.js';
 import { chainEnvironment, leafEnvironment, type Environment } from '../verifier/environment.js';
 import { ApplePayError, toApplePayError, type ErrorCode } from '../errors.js';
 import { checkSignatureSync } from '../steps/decrypt.js';
-import { checkSigner } from '../steps/signer.js';
-import { DEFAULT_TOKEN_LIMITS, parseToken, signedContent, type ParsedToken } from '../steps/token.js';
+import { checkSignerIsLeaf } from '../steps/signer.js';
+import { DEFAULT_TOKEN_LIMITS, parseToken, type ParsedToken } from '../steps/token.js';
 
 export interface InspectOptions {
   /** Trust anchor, PEM or DER. Default: the bundled Apple Root CA - G3. */
@@ -199,7 +199,8 @@ function inspect(token: unknown, root: ParsedCertificate, chains: ChainValidator
     return result;
   }
   try {
-    checkSigner(signer, chain, signedContent(parsed));
+    // The addon checks the messageDigest, then the signature, as in a verification.
+    checkSignerIsLeaf(signer, chain);
     checkSignatureSync({ token: parsed, signer, chain });
     result.signature = { ok: true };
   } catch (err) {

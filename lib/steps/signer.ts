@@ -1,6 +1,5 @@
 // docs/token-format.md#signed-data, #signed-content, #algorithms and #signing-time: the signer is Apple's leaf, its messageDigest covers the token's
 // fields, its signature covers the signed attributes, and its signing time is fresh.
-import { hash } from 'node:crypto';
 import { ApplePayError } from '../errors.js';
 import type { Chain } from './chain.js';
 import { signerNames, type SignerInfo } from './signed-data.js';
@@ -14,13 +13,6 @@ export function checkSignerIsLeaf(signer: SignerInfo, chain: Chain): void {
   if (!signerNames(signer, leaf.issuer, leaf.serialNumber)) {
     throw new ApplePayError('SIGNATURE_INVALID', 'the signer is not the leaf certificate', { field: 'signature' });
   }
-}
-
-/** Checks everything about the signer except the public-key operation itself (inspectToken's order). */
-export function checkSigner(signer: SignerInfo, chain: Chain, signedContent: Uint8Array): void {
-  checkSignerIsLeaf(signer, chain);
-  const digest = hash('sha256', signedContent, 'buffer');
-  if (!digest.equals(signer.messageDigest)) throw digestMismatch();
 }
 
 export function digestMismatch(): ApplePayError {

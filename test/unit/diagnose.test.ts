@@ -155,6 +155,16 @@ describe("a token signed by a leaf named as Apple's sandbox leaf (no real sandbo
     });
   });
 
+  test('inspectToken: data that the messageDigest does not cover is a signature failure, reported as a verification reports it', () => {
+    const data = Buffer.from((sandbox.token as unknown as { data: string }).data, 'base64');
+    data[0]! ^= 1;
+    const tampered = { ...sandbox.token, data: data.toString('base64') };
+    expect(inspectToken(tampered, { now: sandbox.now, rootCertificate: sandbox.rootCertificate })).toMatchObject({
+      chain: { ok: true },
+      signature: { ok: false, code: 'SIGNATURE_INVALID', message: 'the signed message digest does not match the token' },
+    });
+  });
+
   test("Result.environment's rule: a sandbox-named leaf under Apple's root is 'sandbox', under another root 'test'", () => {
     // Result.environment is chainEnvironment(chain). No minted token can chain to Apple's root, so the rule
     // is checked on that function with the token's own leaf and Apple's real root certificate.
