@@ -105,7 +105,7 @@ function toObject(input: unknown, limits: TokenLimits): Record<string, unknown> 
     }
     return paymentData;
   }
-  if (WRAPPER_MEMBERS[0]! in value || WRAPPER_MEMBERS[1]! in value) {
+  if (WRAPPER_MEMBERS.some((member) => member in value)) {
     throw malformed('token carries wrapper members but no paymentData', 'paymentData');
   }
   return value;
@@ -149,9 +149,20 @@ function requireString(obj: Record<string, unknown>, key: string, field: string)
   return v;
 }
 
-function base64Field(obj: Record<string, unknown>, key: string, field: string): Buffer {
-  const bytes = decodeBase64(requireString(obj, key, field));
+// The field's text is read once by the caller (it may keep it), then decoded here.
+function base64Text(text: string, field: string): Buffer {
+  const bytes = decodeBase64(text);
   if (bytes === null) throw malformed(`${field} is not canonical base64`, field);
+  return bytes;
+}
+
+function base64Field(obj: Record<string, unknown>, key: string, field: string): Buffer {
+  return base64Text(requireString(obj, key, field), field);
+}
+
+function hexText(text: string, field: string): Buffer {
+  const bytes = decodeHex(text);
+  if (bytes === null) throw malformed(`${field} is not hex`, field);
   return bytes;
 }
 
@@ -172,8 +183,7 @@ function readPaymentData(pd: Record<string, unknown>, limits: TokenLimits): Pars
       limit: limits.maxSignatureBytes,
     });
   }
-  const signature = decodeBase64(signatureText);
-  if (signature === null) throw malformed('signature is not canonical base64', 'signature');
+  const signature = base64Text(signatureText, 'signature');
   // The text cap above rounds up to whole base64 quanta; the decoded size is the contract.
   if (signature.length > limits.maxSignatureBytes) {
     throw new ApplePayError('TOKEN_TOO_LARGE', `signature exceeds ${limits.maxSignatureBytes} bytes`, {
@@ -203,13 +213,11 @@ function readPaymentData(pd: Record<string, unknown>, limits: TokenLimits): Pars
   // Read once: the text is kept (it names the merchant key), and an object handed over already
   // parsed could answer a second read differently.
   const publicKeyHashText = requireString(header, 'publicKeyHash', 'header.publicKeyHash');
-  const publicKeyHash = decodeBase64(publicKeyHashText);
-  if (publicKeyHash === null) throw malformed('header.publicKeyHash is not canonical base64', 'header.publicKeyHash');
+  const publicKeyHash = base64Text(publicKeyHashText, 'header.publicKeyHash');
   if (publicKeyHash.length !== 32) throw malformed('publicKeyHash is not a SHA-256 hash', 'header.publicKeyHash');
 
   const transactionIdText = requireString(header, 'transactionId', 'header.transactionId');
-  const transactionIdBytes = decodeHex(transactionIdText);
-  if (transactionIdBytes === null) throw malformed('header.transactionId is not hex', 'header.transactionId');
+  const transactionIdBytes = hexText(transactionIdText, 'header.transactionId');
   // The signed content is a plain concatenation ending in transactionId ‖ applicationData, so only fixed
   // lengths keep its boundaries where Apple put them: a 64-byte transactionId could be a genuine one with
   // the applicationData moved into it, a new id for the replay guard on the same payment.
@@ -221,8 +229,7 @@ function readPaymentData(pd: Record<string, unknown>, limits: TokenLimits): Pars
   let applicationData: string | undefined;
   if (header.applicationData !== undefined) {
     const text = requireString(header, 'applicationData', 'header.applicationData');
-    const bytes = decodeHex(text);
-    if (bytes === null) throw malformed('header.applicationData is not hex', 'header.applicationData');
+    const bytes = hexText(text, 'header.applicationData');
     if (bytes.length !== APPLICATION_DATA_BYTES) throw malformed('applicationData is not a SHA-256 hash', 'header.applicationData');
     applicationDataBytes = bytes;
     // Valid hex of either case: the lower-cased text is the hex of its bytes, without encoding them again.
