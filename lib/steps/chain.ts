@@ -42,8 +42,8 @@ export class ChainValidator {
   // Intermediates already verified against the root, by DER: the P-384 check is the costliest step
   // of a first token, and Apple has one intermediate per decade.
   private readonly trustedIntermediates = new Map<string, ParsedCertificate>();
-  // The addon's handle for an intermediate's key, once the root has vouched for it (null: the addon
-  // refuses its type). Weak: it lives as long as the parsed intermediate does.
+  // The addon's handle for an issuer's key, once vouched for (null: the addon refuses its type). Weak:
+  // it lives as long as the parsed certificate does.
   private readonly issuerKeys = new WeakMap<ParsedCertificate, SignerKeyHandle | null>();
 
   constructor(
@@ -71,7 +71,7 @@ export class ChainValidator {
       if (err instanceof CertificateError) return false;
       throw err;
     }
-    if (!cert.extensions.has(OID.intermediateMarker) || !isIssuedBy(cert, this.root)) return false;
+    if (!cert.extensions.has(OID.intermediateMarker) || !this.issuedBy(cert, this.root)) return false;
     try {
       checkIntermediateProfile(cert);
     } catch (err) {
@@ -82,24 +82,22 @@ export class ChainValidator {
     return true;
   }
 
-  // The leaf's signature, the one public-key operation every never-seen certificate set needs: through
-  // the addon with the intermediate's key imported once (about half of node:crypto's cost per check),
-  // for the one algorithm Apple's intermediates sign leaves with; node:crypto for anything else.
-  private leafIssuedBy(leaf: ParsedCertificate, intermediate: ParsedCertificate): boolean {
-    if (
-      leaf.signatureAlgorithm !== OID.ecdsaWithSha256 ||
-      intermediate.keyType !== 'ec-p256' ||
-      !leaf.issuer.equals(intermediate.subject)
-    ) {
-      return isIssuedBy(leaf, intermediate);
+  // Every issuer check of the chain. ECDSA P-256 with SHA-256 (how Apple's intermediates sign leaves:
+  // the one public-key operation every never-seen certificate set needs) goes through the addon with
+  // the issuer's key imported once, about half of node:crypto's cost per check; anything else (the
+  // root's P-384 signature on the intermediate) through node:crypto. The issuer is always one this
+  // validator vouches for: the root, or an intermediate the root has signed.
+  private issuedBy(cert: ParsedCertificate, issuer: ParsedCertificate): boolean {
+    if (cert.signatureAlgorithm !== OID.ecdsaWithSha256 || issuer.keyType !== 'ec-p256' || !cert.issuer.equals(issuer.subject)) {
+      return isIssuedBy(cert, issuer);
     }
-    let handle = this.issuerKeys.get(intermediate);
+    let handle = this.issuerKeys.get(issuer);
     if (handle === undefined) {
-      handle = importSignerKey(intermediate);
-      this.issuerKeys.set(intermediate, handle);
+      handle = importSignerKey(issuer);
+      this.issuerKeys.set(issuer, handle);
     }
-    if (handle === null) return isIssuedBy(leaf, intermediate);
-    return native.verifySignature(handle, leaf.tbs, leaf.signatureValue);
+    if (handle === null) return isIssuedBy(cert, issuer);
+    return native.verifySignature(handle, cert.tbs, cert.signatureValue);
   }
 
   private rememberIntermediate(cert: ParsedCertificate): void {
@@ -240,14 +238,14 @@ export class ChainValidator {
     checkLeafProfile(leaf);
     checkIntermediateProfile(intermediate);
     if (!this.trustedIntermediates.has(intermediate.der.toString('latin1'))) {
-      if (!isIssuedBy(intermediate, root)) {
+      if (!this.issuedBy(intermediate, root)) {
         throw new ApplePayError('CHAIN_UNTRUSTED', 'the intermediate certificate is not issued by the pinned root', {
           certificate: 'intermediate',
         });
       }
       this.rememberIntermediate(intermediate);
     }
-    if (!this.leafIssuedBy(leaf, intermediate)) {
+    if (!this.issuedBy(leaf, intermediate)) {
       throw new ApplePayError('CHAIN_UNTRUSTED', 'the leaf certificate is not issued by the intermediate', { certificate: 'leaf' });
     }
     return {
