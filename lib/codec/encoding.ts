@@ -19,6 +19,32 @@ export function decodeBase64(text: string): Buffer | null {
   return native.decodeBase64Into(text, out) ? out : null;
 }
 
+function base64Value(c: number): number {
+  if (c >= 0x41 && c <= 0x5a) return c - 0x41;
+  if (c >= 0x61 && c <= 0x7a) return c - 0x61 + 26;
+  if (c >= 0x30 && c <= 0x39) return c - 0x30 + 52;
+  if (c === 0x2b) return 62;
+  if (c === 0x2f) return 63;
+  return -1;
+}
+
+/**
+ * The same canonical form as decodeBase64, non-empty, checked without decoding: for secrets the
+ * caller keeps as text (the payment's cryptogram), so that no decoded copy is left in memory.
+ */
+export function isCanonicalBase64(s: string): boolean {
+  const n = s.length;
+  if (n === 0 || n % 4 !== 0) return false;
+  let pad = 0;
+  if (s.charCodeAt(n - 1) === 0x3d) pad = s.charCodeAt(n - 2) === 0x3d ? 2 : 1;
+  const end = n - pad;
+  for (let i = 0; i < end; i++) if (base64Value(s.charCodeAt(i)) < 0) return false;
+  if (pad === 0) return true;
+  // The last character before the padding carries 4 (one '=': 2) bits that must be zero.
+  const last = base64Value(s.charCodeAt(end - 1));
+  return pad === 2 ? (last & 0x0f) === 0 : (last & 0x03) === 0;
+}
+
 // A digit's value by character code, -1 for anything else (codes >= 128 are refused before lookup).
 const HEX_VALUE = new Int8Array(128).fill(-1);
 for (let c = 0; c < 10; c++) HEX_VALUE[0x30 + c] = c;

@@ -2,6 +2,7 @@
 // adds later pass through untouched, so a new field never breaks payments.
 import { ApplePayError } from '../errors.js';
 import { JsonError, parseStrictJson, type JsonValue } from '../codec/json.js';
+import { isCanonicalBase64 } from '../codec/encoding.js';
 
 export interface ThreeDSecurePaymentData {
   /** Base64 cryptogram: secret, never log it. */
@@ -99,31 +100,6 @@ function isExpirationDate(s: string): boolean {
   const month = (s.charCodeAt(2) - 0x30) * 10 + (s.charCodeAt(3) - 0x30);
   const day = (s.charCodeAt(4) - 0x30) * 10 + (s.charCodeAt(5) - 0x30);
   return month >= 1 && month <= 12 && day >= 1 && day <= 31;
-}
-
-function base64Value(c: number): number {
-  if (c >= 0x41 && c <= 0x5a) return c - 0x41;
-  if (c >= 0x61 && c <= 0x7a) return c - 0x61 + 26;
-  if (c >= 0x30 && c <= 0x39) return c - 0x30 + 52;
-  if (c === 0x2b) return 62;
-  if (c === 0x2f) return 63;
-  return -1;
-}
-
-// Canonical padded base64, the texts Buffer's encoder writes (what a decode and re-encode round
-// trip accepts): whole quanta of the standard alphabet, '=' only as one or two final characters,
-// and zero bits under the padding. Checked without decoding: the payment keeps the text.
-function isCanonicalBase64(s: string): boolean {
-  const n = s.length;
-  if (n === 0 || n % 4 !== 0) return false;
-  let pad = 0;
-  if (s.charCodeAt(n - 1) === 0x3d) pad = s.charCodeAt(n - 2) === 0x3d ? 2 : 1;
-  const end = n - pad;
-  for (let i = 0; i < end; i++) if (base64Value(s.charCodeAt(i)) < 0) return false;
-  if (pad === 0) return true;
-  // The last character before the padding carries 4 (one '=': 2) bits that must be zero.
-  const last = base64Value(s.charCodeAt(end - 1));
-  return pad === 2 ? (last & 0x0f) === 0 : (last & 0x03) === 0;
 }
 
 function requireMatch(obj: Obj, key: string, test: (s: string) => boolean, what: string, prefix = ''): void {

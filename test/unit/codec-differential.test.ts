@@ -3,7 +3,7 @@
 // same JsonError message and offset, on real fields, every single-character mutation of them, random
 // strings and every padding variant. docs/token-format.md#strict-decoding says what is canonical.
 import { describe, expect, test } from 'vitest';
-import { decodeBase64, decodeHex } from '../../lib/codec/encoding.js';
+import { decodeBase64, decodeHex, isCanonicalBase64 } from '../../lib/codec/encoding.js';
 import { JsonError, parseStrictJson } from '../../lib/codec/json.js';
 import { native } from '../../lib/native/binding.js';
 import { loadRealSet, mint, REAL_SETS } from '../support/helpers.js';
@@ -36,6 +36,8 @@ function sameBase64(text: string): void {
   } else {
     if (got === null || !got.equals(want)) expect.fail(`refused or misdecoded ${JSON.stringify(text)}`);
   }
+  // The validator that decodes nothing draws the same line (it refuses the empty text as well).
+  if (isCanonicalBase64(text) !== (want !== null && text.length > 0)) expect.fail(`isCanonicalBase64 disagrees on ${JSON.stringify(text)}`);
 }
 
 function sameHex(text: string): void {
