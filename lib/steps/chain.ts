@@ -45,6 +45,12 @@ export class ChainValidator {
   // The addon's handle for an issuer's key, once vouched for (null: the addon refuses its type). Weak:
   // it lives as long as the parsed certificate does.
   private readonly issuerKeys = new WeakMap<ParsedCertificate, SignerKeyHandle | null>();
+  // Leaf keys in the addon by their SubjectPublicKeyInfo bytes, most recently used last. Apple renews
+  // its leaf certificates without changing the key (the production EC leaves of 2014 and 2019 among the
+  // real tokens carry the same one), so a renewed leaf, or a set that fell out of the cache, reuses
+  // the handle and the fixed-base table its key has earned instead of importing it again and
+  // verifying through EVP on a cold key. A handle depends only on these bytes.
+  private readonly leafKeys = new Map<string, SignerKeyHandle | null>();
 
   constructor(
     readonly root: ParsedCertificate,
@@ -103,6 +109,24 @@ export class ChainValidator {
   private rememberIntermediate(cert: ParsedCertificate): void {
     this.trustedIntermediates.set(cert.der.toString('latin1'), cert);
     if (this.trustedIntermediates.size > this.maxEntries) this.trustedIntermediates.delete(this.trustedIntermediates.keys().next().value!);
+  }
+
+  private leafKey(leaf: ParsedCertificate): SignerKeyHandle | null {
+    const key = leaf.spki.toString('latin1');
+    let handle = this.leafKeys.get(key);
+    if (handle !== undefined) {
+      this.leafKeys.delete(key);
+    } else {
+      handle = importSignerKey(leaf);
+      if (this.leafKeys.size >= this.maxEntries) this.leafKeys.delete(this.leafKeys.keys().next().value!);
+    }
+    this.leafKeys.set(key, handle);
+    return handle;
+  }
+
+  /** Leaf keys held by the addon for reuse (at most the cache size). */
+  get leafKeyCount(): number {
+    return this.leafKeys.size;
   }
 
   get cacheSize(): number {
@@ -252,7 +276,7 @@ export class ChainValidator {
       leaf,
       intermediate,
       root,
-      signerKey: importSignerKey(leaf),
+      signerKey: this.leafKey(leaf),
       environment: chainEnvironment({ leaf, root }),
       leafEnvironment: leafEnvironment(leaf),
     };

@@ -1,9 +1,10 @@
 // The certificate-set cache must never change a verdict: validity is checked against every token's
 // signing time, entries are keyed by exact DER bytes, and the cache stays within its bound.
+import { generateKeyPairSync } from 'node:crypto';
 import { describe, expect, test } from 'vitest';
 import { ChainValidator } from '../../lib/steps/chain.js';
 import { certificateDer, parseCertificate } from '../../lib/x509/certificates.js';
-import { appleLeafSpec, issueCertificate } from '../../test-vectors/gen/pki.js';
+import { appleLeafSpec, issueCertificate, spkiDer } from '../../test-vectors/gen/pki.js';
 import { mint, pki, testVerifier } from '../support/helpers.js';
 
 describe('chain cache', () => {
@@ -106,5 +107,22 @@ describe('chain cache admission', () => {
     const after = chains.cacheStats;
     expect(after.hits - before.hits).toBe(4);
     expect(after.misses).toBe(before.misses);
+  });
+
+  test("a renewed leaf with the same key reuses the key's handle; another key gets its own; both stay bounded", () => {
+    const chains = new ChainValidator(root, 4);
+    const first = chains.validate([leaves[0]!, p.intermediate.certDer], 'EC_v1', at);
+    const renewed = chains.validate([leaves[1]!, p.intermediate.certDer], 'EC_v1', at);
+    expect(renewed.leaf.der.equals(first.leaf.der)).toBe(false);
+    expect(renewed.signerKey).toBe(first.signerKey);
+    const otherKeys = Array.from({ length: 6 }, () => generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey);
+    const handles = otherKeys.map((key, i) => {
+      const leaf = issueCertificate(appleLeafSpec({ kind: 'EC', key, issuerKey: p.intermediate.key, serial: BigInt(3000 + i) }));
+      const chain = chains.validate([leaf, p.intermediate.certDer], 'EC_v1', at);
+      expect(chain.leaf.spki.equals(spkiDer(key))).toBe(true);
+      expect(chains.leafKeyCount).toBeLessThanOrEqual(4);
+      return chain.signerKey;
+    });
+    expect(new Set([first.signerKey, ...handles]).size).toBe(7);
   });
 });
