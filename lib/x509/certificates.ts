@@ -121,7 +121,7 @@ function checkName(buf: Uint8Array, tlv: Tlv | undefined, what: string): Buffer 
       if (parts.length !== 2 || parts[0]!.tag !== TAG.OID) fail(`certificate ${what} has a malformed attribute`);
     }
   }
-  return Buffer.from(whole(buf, tlv!));
+  return whole(buf, tlv!);
 }
 
 interface Extensions {
@@ -193,7 +193,7 @@ function readExtensions(buf: Uint8Array, tlv: Tlv): Extensions {
     const inner = readTlv(value, 0, value.length);
     if (inner.end !== value.length) fail('certificate extension value has trailing bytes');
     checkDer(value, inner);
-    out.map.set(id, Buffer.from(value));
+    out.map.set(id, value);
     if (id === OID.basicConstraints) readBasicConstraints(value, out);
     else if (id === OID.keyUsage) readKeyUsage(value, out);
     if (critical) out.critical.add(id);
@@ -225,7 +225,13 @@ export function parseCertificate(der: Uint8Array): ParsedCertificate {
   }
 }
 
-function parse(der: Uint8Array): ParsedCertificate {
+// X.509 v3's version field, [0] EXPLICIT INTEGER 2.
+const VERSION_3 = Buffer.from('020102', 'hex');
+
+function parse(input: Uint8Array): ParsedCertificate {
+  // One copy, owned by the parsed certificate; every field below is a view into it. The copy is what
+  // a cached chain keeps, never the token's buffer, and nothing else is copied per field.
+  const der = Buffer.from(input);
   const outer = readTlv(der, 0, der.length);
   if (outer.tag !== TAG.SEQUENCE || outer.end !== der.length) fail('not a DER certificate');
   checkDer(der, outer);
@@ -239,9 +245,9 @@ function parse(der: Uint8Array): ParsedCertificate {
   const fields = children(der, expect(tbsTlv, TAG.SEQUENCE, 'tbsCertificate'));
   let i = 0;
   const version = children(der, expect(fields[i++], TAG.CONTEXT_0, 'version'));
-  if (version.length !== 1 || !whole(der, version[0]!).equals(Buffer.from('020102', 'hex'))) fail('not an X.509 v3 certificate');
+  if (version.length !== 1 || !whole(der, version[0]!).equals(VERSION_3)) fail('not an X.509 v3 certificate');
   const serialTlv = expect(fields[i++], TAG.INTEGER, 'serialNumber');
-  const serialNumber = Buffer.from(content(der, serialTlv));
+  const serialNumber = content(der, serialTlv);
   // RFC 5280 4.1.2.2: a positive integer of at most 20 octets.
   if (serialNumber[0]! & 0x80 || serialNumber.length > 21 || (serialNumber.length === 21 && serialNumber[0] !== 0)) {
     fail('certificate serial number is negative or too long');
@@ -257,7 +263,7 @@ function parse(der: Uint8Array): ParsedCertificate {
   const notAfter = readTime(der, validity[1]!);
   const subject = checkName(der, fields[i++], 'subject');
   const spkiTlv = expect(fields[i++], TAG.SEQUENCE, 'subjectPublicKeyInfo');
-  const spki = Buffer.from(whole(der, spkiTlv));
+  const spki = whole(der, spkiTlv);
   const key = inspectSpki(spki);
   // issuerUniqueID [1] and subjectUniqueID [2] are not used by Apple's profile (RFC 5280 says SHOULD NOT).
   const extensionsTlv = fields[i++];
@@ -265,12 +271,16 @@ function parse(der: Uint8Array): ParsedCertificate {
   const extensions = readExtensions(der, extensionsTlv);
   if (i !== fields.length) fail('certificate tbsCertificate has fields after the extensions');
 
-  const derBuf = Buffer.from(der);
   let keyObject: KeyObject | undefined;
+  let fingerprint: string | undefined;
   const keyType = keyTypeOf(key);
   return {
-    der: derBuf,
-    fingerprint: createHash('sha256').update(derBuf).digest('hex').toUpperCase(),
+    der,
+    // On first use: only the root's is read on every verifier (the Apple root check), a leaf's only
+    // by inspection, and a never-seen leaf should not pay a hash for it.
+    get fingerprint() {
+      return (fingerprint ??= createHash('sha256').update(der).digest('hex').toUpperCase());
+    },
     subject,
     issuer,
     serialNumber,
@@ -285,9 +295,9 @@ function parse(der: Uint8Array): ParsedCertificate {
     unknownCriticalExtensions: extensions.unknownCritical,
     criticalExtensions: extensions.critical,
     extensions: extensions.map,
-    tbs: Buffer.from(whole(der, tbsTlv!)),
+    tbs: whole(der, tbsTlv!),
     signatureAlgorithm,
-    signatureValue: Buffer.from(signatureBits.subarray(1)),
+    signatureValue: signatureBits.subarray(1),
     issuerKey: () => {
       if (keyType === 'other') throw new CertificateError('certificate key cannot verify signatures');
       keyObject ??= createPublicKey({ key: spki, format: 'der', type: 'spki' });

@@ -1,6 +1,6 @@
 // The certificate-set cache must never change a verdict: validity is checked against every token's
 // signing time, entries are keyed by exact DER bytes, and the cache stays within its bound.
-import { generateKeyPairSync } from 'node:crypto';
+import { createHash, generateKeyPairSync } from 'node:crypto';
 import { describe, expect, test } from 'vitest';
 import { ChainValidator } from '../../lib/steps/chain.js';
 import { certificateDer, parseCertificate } from '../../lib/x509/certificates.js';
@@ -41,6 +41,20 @@ describe('chain cache', () => {
     const fresh = testVerifier();
     await expect(fresh.verifyAndDecrypt(forged)).rejects.toMatchObject({ code: 'CHAIN_UNTRUSTED' });
     await expect(fresh.verifyAndDecrypt(mint({ version: 'EC_v1' }).paymentData)).resolves.toBeDefined();
+  });
+
+  test('a parsed certificate owns its bytes: overwriting the buffer it was read from changes none of its fields', () => {
+    const input = Buffer.from(p.leafEc.certDer);
+    const cert = parseCertificate(input);
+    const fields = () =>
+      [cert.der, cert.tbs, cert.spki, cert.signatureValue, cert.serialNumber, cert.subject, cert.issuer, ...cert.extensions.values()].map(
+        (b) => Buffer.from(b).toString('hex'),
+      );
+    const before = fields();
+    input.fill(0);
+    expect(fields()).toEqual(before);
+    expect(cert.der.equals(p.leafEc.certDer)).toBe(true);
+    expect(cert.fingerprint).toBe(createHash('sha256').update(p.leafEc.certDer).digest('hex').toUpperCase());
   });
 
   test('stays within its bound under many distinct chains, and keeps judging them correctly', () => {
