@@ -28,7 +28,7 @@ export interface VerifierOptions {
   clock?: () => Date;
   /** Largest token accepted, in bytes. Default 65536. */
   maxTokenBytes?: number;
-  /** Most distinct certificate sets remembered after validation. Default 64. */
+  /** Most distinct certificate sets remembered after validation, and as many leaf keys. Default 64. */
   chainCacheSize?: number;
   /**
    * Intermediates (PEM or DER) to check against the root now, so the first token does not pay for it.
