@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { createVerifier } from '../dist/index.js';
 import { parseStrictJson } from '../dist/codec/json.js';
-import { parseToken, DEFAULT_TOKEN_LIMITS } from '../dist/steps/token.js';
+import { parseToken, DEFAULT_TOKEN_LIMITS, TOKEN_JSON_OPTIONS } from '../dist/steps/token.js';
 import { parseSignedData } from '../dist/steps/signed-data.js';
 import { ChainValidator } from '../dist/steps/chain.js';
 import { checkSignerIsLeaf } from '../dist/steps/signer.js';
@@ -57,7 +57,7 @@ const plaintexts = tokens.map((_, i) => nativeToken(i) as Buffer);
 const payments = plaintexts.map((p) => Buffer.from(p));
 
 const steps: Record<string, (i: number) => unknown> = {
-  'JSON (strict parser)': (i) => parseStrictJson(texts[i]!, { maxDepth: 8, maxEntries: 64 }),
+  'JSON (strict parser)': (i) => parseStrictJson(texts[i]!, TOKEN_JSON_OPTIONS),
   'parseToken (JSON + base64/hex)': (i) => parseToken(texts[i]!, DEFAULT_TOKEN_LIMITS),
   'CMS (parseSignedData)': (i) => parseSignedData(tokens[i]!.signature, VERSION),
   'chain (cached)': (i) => chains.validate(signed[i]!.certificates, VERSION, signed[i]!.signer.signingTime),

@@ -16,6 +16,7 @@ import {
   type VerifyEvent,
   VERIFY_CHANNEL_NAME,
 } from '../index.js';
+import { PAYMENT_MEMBERS } from '../steps/payment.js';
 import { DEFAULT_VECTORS_DIR, findVectors, runVector, type VectorReport } from '../vectors/index.js';
 import { mintCommand } from './mint.js';
 import { UsageError, VERIFIER_FLAGS, merchantFiles, parseCommandLine, parseNow, readFileOrUsage } from './common.js';
@@ -167,19 +168,7 @@ function maskPan(pan: string): string {
 }
 
 const HIDDEN = '(hidden; --reveal to show)';
-const KNOWN_PAYMENT_FIELDS = new Set([
-  'applicationPrimaryAccountNumber',
-  'applicationExpirationDate',
-  'currencyCode',
-  'transactionAmount',
-  'cardholderName',
-  'deviceManufacturerIdentifier',
-  'paymentDataType',
-  'paymentData',
-  'authenticationResponses',
-  'merchantTokenIdentifier',
-  'merchantTokenMetadata',
-]);
+const KNOWN_PAYMENT_FIELDS = new Set(PAYMENT_MEMBERS);
 
 /** A readable summary. Without --reveal no PAN (beyond its last four digits), cryptogram, EMV data or name is printed. */
 function humanSummary(result: Result, reveal: boolean): string {

@@ -1,7 +1,7 @@
 // docs/token-format.md#payment-data: the decrypted payment data. The known fields are checked and typed; fields Apple
 // adds later pass through untouched, so a new field never breaks payments.
 import { ApplePayError } from '../errors.js';
-import { JsonError, parseStrictJson, type JsonValue } from '../codec/json.js';
+import { JsonError, MemberNames, parseStrictJson, type JsonValue } from '../codec/json.js';
 import { isCanonicalBase64 } from '../codec/encoding.js';
 
 export interface ThreeDSecurePaymentData {
@@ -47,7 +47,30 @@ export type Payment =
 
 // Fatal: a payment that is not strict UTF-8 is refused, never decoded with replacement characters.
 const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
-const JSON_LIMITS = { maxDepth: 16, maxEntries: 1024 };
+/** The top-level members of the payment data that this package knows (docs/token-format.md#payment-data). */
+export const PAYMENT_MEMBERS: readonly string[] = [
+  'applicationPrimaryAccountNumber',
+  'applicationExpirationDate',
+  'currencyCode',
+  'transactionAmount',
+  'cardholderName',
+  'deviceManufacturerIdentifier',
+  'paymentDataType',
+  'paymentData',
+  'authenticationResponses',
+  'merchantTokenIdentifier',
+  'merchantTokenMetadata',
+];
+// Members of paymentData (3-D Secure, EMV) and of an authentication response.
+const NESTED_MEMBERS = [
+  'onlinePaymentCryptogram',
+  'eciIndicator',
+  'emvData',
+  'encryptedPINData',
+  'merchantIdentifier',
+  'authenticationData',
+];
+const JSON_LIMITS = { maxDepth: 16, maxEntries: 1024, memberNames: new MemberNames([...PAYMENT_MEMBERS, ...NESTED_MEMBERS]) };
 
 function invalid(message: string, field?: string): ApplePayError {
   return new ApplePayError('PAYLOAD_INVALID', message, field === undefined ? {} : { field });

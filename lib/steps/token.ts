@@ -3,7 +3,7 @@
 // signature covers the decoded bytes, which is why their decoding must be canonical.
 import { ApplePayError } from '../errors.js';
 import { decodeBase64, decodeHex } from '../codec/encoding.js';
-import { JsonError, parseStrictJson } from '../codec/json.js';
+import { JsonError, MemberNames, parseStrictJson } from '../codec/json.js';
 
 export type TokenVersion = 'EC_v1' | 'RSA_v1';
 export const TOKEN_VERSIONS: readonly TokenVersion[] = ['EC_v1', 'RSA_v1'];
@@ -43,7 +43,17 @@ const PAYMENT_DATA_MEMBERS = ['version', 'data', 'signature', 'header'];
 /** Members of Apple Pay JS's wrapper; on an object without `paymentData` they would be read beside the header. */
 const WRAPPER_MEMBERS = ['transactionIdentifier', 'paymentMethod'];
 
-const JSON_LIMITS = { maxDepth: 8, maxEntries: 64 };
+/** The members of the header (docs/token-format.md#token-fields). */
+const HEADER_MEMBERS = ['ephemeralPublicKey', 'wrappedKey', 'publicKeyHash', 'transactionId', 'applicationData'];
+/** The members of Apple Pay JS's paymentMethod. */
+const PAYMENT_METHOD_MEMBERS = ['displayName', 'network', 'type'];
+
+/** What the token reader asks of the strict JSON reader. */
+export const TOKEN_JSON_OPTIONS = {
+  maxDepth: 8,
+  maxEntries: 64,
+  memberNames: new MemberNames([...PAYMENT_DATA_MEMBERS, ...HEADER_MEMBERS, 'paymentData', ...WRAPPER_MEMBERS, ...PAYMENT_METHOD_MEMBERS]),
+};
 const FORBIDDEN_KEYS = ['__proto__', 'constructor', 'prototype'];
 const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
@@ -73,7 +83,7 @@ function toObject(input: unknown, limits: TokenLimits): Record<string, unknown> 
       }
     }
     try {
-      value = parseStrictJson(text, JSON_LIMITS);
+      value = parseStrictJson(text, TOKEN_JSON_OPTIONS);
     } catch (err) {
       if (err instanceof JsonError) throw malformed(`token is not acceptable JSON: ${err.message} at offset ${err.offset}`);
       throw err;
@@ -115,16 +125,16 @@ function toObject(input: unknown, limits: TokenLimits): Record<string, unknown> 
 // (JSON.parse makes "__proto__" an own property), cycles, or absurd nesting.
 function checkParsedObject(value: unknown, depth: number, limits: TokenLimits): void {
   if (value === null || typeof value !== 'object') return;
-  if (depth > JSON_LIMITS.maxDepth) throw malformed('token nested too deeply');
+  if (depth > TOKEN_JSON_OPTIONS.maxDepth) throw malformed('token nested too deeply');
   if (Array.isArray(value)) {
-    if (value.length > JSON_LIMITS.maxEntries) throw malformed('token array too long');
+    if (value.length > TOKEN_JSON_OPTIONS.maxEntries) throw malformed('token array too long');
     for (const v of value) checkParsedObject(v, depth + 1, limits);
     return;
   }
   const proto = Object.getPrototypeOf(value) as unknown;
   if (proto !== Object.prototype && proto !== null) throw malformed('token holds a value that is not plain JSON');
   const keys = Object.keys(value);
-  if (keys.length > JSON_LIMITS.maxEntries) throw malformed('token object has too many keys');
+  if (keys.length > TOKEN_JSON_OPTIONS.maxEntries) throw malformed('token object has too many keys');
   for (const key of keys) {
     if (FORBIDDEN_KEYS.includes(key)) throw malformed('token holds a forbidden key');
     const v = (value as Record<string, unknown>)[key];
